@@ -1,0 +1,308 @@
+"""The ``audioid`` command: batch work from a terminal, over the same core the GUI uses.
+
+    audioid scan FOLDER|PLAYLIST ... [--segment last:10] [--workers N]
+    audioid status | errors | features --export FILE.csv | demo | export-clips --out DIR
+
+``--project`` defaults to ``$AUDIOID_PROJECT``, else ``audioid.sqlite`` in the current folder.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Optional, Sequence, TextIO
+
+from . import __version__
+from .core.audio import SegmentSpec
+from .core.clips import CLIP_FORMATS, export_clips
+from .core.demo import demo_sources
+from .core.extraction import ExtractionReport, default_workers, run_extraction
+from .core.features import VERSION
+from .core.project import FeatureTable, ImportReport, Project, default_project_path
+from .core.store import ProjectFileError
+from .core.tasks import CancelToken, Progress
+
+log = logging.getLogger(__name__)
+
+
+class ProgressBar:
+    """``[=====>      ] 12,480/30,000  41 files/s  eta 7m`` on a terminal; a line every few
+    seconds when the output is a file or a CI log."""
+
+    def __init__(self, stream: TextIO = sys.stderr, unit: str = "files") -> None:
+        self.stream = stream
+        self.unit = unit
+        self.tty = stream.isatty()
+        self.started = time.monotonic()
+        self.last_draw = 0.0 if self.tty else self.started
+        self.drawn = False
+
+    def __call__(self, p: Progress) -> None:
+        now = time.monotonic()
+        finished = p.total and p.done >= p.total
+        if now - self.last_draw < (0.1 if self.tty else 5.0) and not finished:
+            return
+        self.last_draw = now
+        line = self.render(p, now - self.started)
+        if self.tty:
+            self.stream.write("\r" + line.ljust(79)[:79])
+            self.drawn = True
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def render(self, p: Progress, elapsed: float) -> str:
+        rate = p.done / elapsed if elapsed > 0 else 0.0
+        if not p.total:
+            return f"{p.message}"
+        width = 12
+        filled = int(width * min(p.done, p.total) / p.total)
+        bar = "=" * filled + (">" if filled < width else "") + " " * max(0, width - filled - 1)
+        eta = _duration((p.total - p.done) / rate) if rate > 0 else "?"
+        return f"[{bar}] {p.done:,}/{p.total:,}  {rate:.0f} {self.unit}/s  eta {eta}"
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.drawn = False
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+class _CtrlC:
+    """First Ctrl-C asks the job to stop cleanly (finished work is kept); a second one aborts."""
+
+    def __init__(self, token: CancelToken) -> None:
+        self.token = token
+        self.previous: Callable | int | None = None
+
+    def __enter__(self) -> "_CtrlC":
+        self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, *_: object) -> None:
+        if self.token.cancelled:
+            raise KeyboardInterrupt
+        self.token.cancel()
+        print("\nStopping after the files in progress... (Ctrl-C again to abort; a re-run resumes)", file=sys.stderr)
+
+    def __exit__(self, *_: object) -> None:
+        signal.signal(signal.SIGINT, self.previous)
+
+
+# -- commands -------------------------------------------------------------------------------------
+
+
+def cmd_scan(args: argparse.Namespace, project: Project) -> int:
+    return _scan(project, args.paths, args)
+
+
+def cmd_demo(args: argparse.Namespace, project: Project) -> int:
+    return _scan(project, demo_sources(), args)
+
+
+def _scan(project: Project, sources: Sequence[Path | str], args: argparse.Namespace) -> int:
+    if args.segment:
+        project.segment = args.segment
+    if args.retry_failed:
+        project.forget_track_errors()
+    token = CancelToken()
+    with _CtrlC(token):
+        bar = ProgressBar()
+        imported = project.import_sources(sources, progress=bar, cancel=token)
+        bar.close()
+        _print_import(imported)
+        if token.cancelled:
+            return 130
+        bar = ProgressBar()
+        extracted = run_extraction(project, workers=args.workers, progress=bar, cancel=token)
+        bar.close()
+    _print_extraction(extracted, project.segment)
+    return 130 if extracted.cancelled else 0
+
+
+def _print_import(r: ImportReport) -> None:
+    print(f"Imported: {r.added:,} new, {r.updated:,} changed, {r.unchanged:,} unchanged tracks", end="")
+    print(f"; playlists: {', '.join(r.playlists)}" if r.playlists else "")
+    for note in r.notes:
+        print(f"  note: {note}")
+    for e in r.errors:
+        print(f"  {e.stage}: {e.path}: {e.message}")
+
+
+def _print_extraction(r: ExtractionReport, segment: SegmentSpec) -> None:
+    if r.planned == 0:
+        print(f"Features: nothing to do, every track is up to date (segment {segment})")
+        return
+    rate = f" in {r.seconds:.1f} s ({r.files_per_second:.1f} files/s)" if r.seconds else ""
+    print(f"Features ({segment}): {r.extracted:,} extracted, {r.failed:,} failed{rate}")
+    if r.cancelled:
+        print(f"Stopped: {r.planned - r.extracted - r.failed:,} files left for the next scan")
+    for e in r.errors[:20]:
+        print(f"  {e.stage}: {e.path}: {e.message}")
+    if len(r.errors) > 20:
+        print(f"  ... and {len(r.errors) - 20:,} more: see `audioid errors`")
+
+
+def cmd_status(args: argparse.Namespace, project: Project) -> int:
+    s = project.status(VERSION)
+    print(f"Project:    {project.path}")
+    print(f"Segment:    {s.segment}   (feature recipe v{s.extractor_version})")
+    print(f"Tracks:     {s.tracks:,}")
+    print(f"Extracted:  {s.extracted:,}")
+    print(f"Stale:      {s.stale:,}")
+    print(f"Pending:    {s.pending:,}")
+    print(f"Failed:     {s.failed:,}" + (f"   (+{s.other_errors:,} import problems)" if s.other_errors else ""))
+    print(f"Playlists:  {s.playlists:,}")
+    print(f"Labelled:   {s.labelled:,}")
+    for name, n in s.per_class.items():
+        print(f"  {name:<10}{n:,}")
+    return 0
+
+
+def cmd_errors(args: argparse.Namespace, project: Project) -> int:
+    errors = project.errors()
+    for e in errors:
+        print(f"{e.path}\t{e.stage}\t{e.message}")
+    if not errors:
+        print("No errors.", file=sys.stderr)
+    return 0
+
+
+def cmd_features(args: argparse.Namespace, project: Project) -> int:
+    table = project.feature_table(VERSION)
+    if not args.export:
+        print(f"{len(table.paths):,} tracks x {len(table.names)} features (segment {project.segment})")
+        print(", ".join(table.names))
+        return 0
+    if args.export == "-":
+        _write_feature_csv(sys.stdout, table)
+        return 0
+    with open(args.export, "w", newline="", encoding="utf-8") as out:
+        _write_feature_csv(out, table)
+    print(f"Wrote {len(table.paths):,} rows x {len(table.names)} features to {args.export}")
+    return 0
+
+
+def _write_feature_csv(out: TextIO, table: FeatureTable) -> None:
+    writer = csv.writer(out)
+    writer.writerow(["path", *table.names])
+    for path, row in zip(table.paths, table.matrix):
+        writer.writerow([path, *(f"{v:.7g}" for v in row)])
+
+
+def cmd_export_clips(args: argparse.Namespace, project: Project) -> int:
+    segment = args.segment or project.segment
+    if args.playlist:
+        playlists = project.playlists()
+        if args.playlist not in playlists:
+            print(f"No playlist named {args.playlist!r}; the project has: {', '.join(playlists) or 'none'}",
+                  file=sys.stderr)
+            return 2
+        sources = playlists[args.playlist]
+    else:
+        sources = project.track_paths()
+    token = CancelToken()
+    with _CtrlC(token):
+        bar = ProgressBar(unit="clips")
+        result = export_clips(sources, Path(args.out), segment, args.format, progress=bar, cancel=token)
+        bar.close()
+    print(f"Wrote {len(result.written):,} clips ({segment}) to {args.out}; {len(result.errors):,} failed")
+    for e in result.errors:
+        print(f"  {e.stage}: {e.path}: {e.message}")
+    return 130 if result.cancelled else 0
+
+
+# -- parsing --------------------------------------------------------------------------------------
+
+
+def _segment(text: str) -> SegmentSpec:
+    try:
+        return SegmentSpec.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _workers(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError("--workers must be at least 1")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--project", type=Path, default=argparse.SUPPRESS,
+        help="the project file (default: $AUDIOID_PROJECT, else ./audioid.sqlite)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="audioid", description="Label thousands of short audio clips: batch commands.", parents=[common]
+    )
+    parser.set_defaults(project=None)
+    parser.add_argument("--version", action="version", version=f"audioid {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    extract_options = argparse.ArgumentParser(add_help=False)
+    extract_options.add_argument("--segment", type=_segment, help="which part to analyse: last:10 (default), "
+                                 "first:N, middle:N, at:OFFSET:N, whole; remembered by the project")
+    extract_options.add_argument("--workers", type=_workers, default=None,
+                                 help=f"processes for extraction (default: all cores, here {default_workers()})")
+    extract_options.add_argument("--retry-failed", action="store_true",
+                                 help="try again the files that failed before, even if unchanged")
+
+    p = sub.add_parser("scan", parents=[common, extract_options], help="import folders and playlists, extract features")
+    p.add_argument("paths", nargs="+", help="folders (searched recursively), m3u/m3u8/pls playlists or audio files")
+    p.set_defaults(run=cmd_scan)
+    p = sub.add_parser("demo", parents=[common, extract_options], help="build a project from the bundled demo clips")
+    p.set_defaults(run=cmd_demo)
+    sub.add_parser("status", parents=[common], help="tracks, extracted, stale, failed, labelled").set_defaults(
+        run=cmd_status
+    )
+    sub.add_parser("errors", parents=[common], help="one line per file that failed: path, stage, reason").set_defaults(
+        run=cmd_errors
+    )
+    p = sub.add_parser("features", parents=[common], help="show or export the feature table")
+    p.add_argument("--export", metavar="FILE.csv", help="write path + named columns as CSV ('-' for stdout)")
+    p.set_defaults(run=cmd_features)
+    p = sub.add_parser("export-clips", parents=[common], help="cut the analysed segment of each track to a folder")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--format", choices=CLIP_FORMATS, default="mp3")
+    p.add_argument("--segment", type=_segment, help="default: the project's segment")
+    p.add_argument("--playlist", help="only the tracks of this playlist")
+    p.set_defaults(run=cmd_export_clips)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    path = args.project or default_project_path()
+    needs_existing = args.command not in ("scan", "demo")
+    if needs_existing and not path.exists():
+        print(f"audioid: no project at {path}. Create one with `audioid scan FOLDER --project {path}`.", file=sys.stderr)
+        return 2
+    try:
+        with Project(path) as project:
+            return args.run(args, project)
+    except ProjectFileError as exc:
+        print(f"audioid: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `audioid errors | head`
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""Batch feature extraction across processes: progress, cancel, resume, per-file errors.
+
+Each file is probed, its segment decoded and its vector computed in a worker process (decoding and
+the STFT are CPU-bound; threads would share one core under the GIL).  The parent process alone
+writes to the project file, one short transaction per finished file, so a scan killed at any
+moment keeps everything it finished and the next scan picks up only what is missing or stale.
+
+A worker that dies (a decoder crashing on a malformed file) takes down the pool; the pool is
+rebuilt and the files that were in flight are tried again, one at a time; a file that kills a
+worker twice is recorded as failed.
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Optional
+
+import numpy as np
+
+from .audio import AudioError, AudioInfo, SegmentSpec, decode_segment, probe
+from .features import VERSION, FeatureError, FeatureExtractor
+from .library import FileIdentity, identity
+from .project import Project, TrackRef
+from .tasks import CancelToken, ItemError, Progress, ProgressCallback, report
+
+log = logging.getLogger(__name__)
+
+MAX_CRASHES_PER_FILE = 2
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a worker found out about one file: a vector, or the stage and reason it failed."""
+
+    track: TrackRef
+    identity: Optional[FileIdentity] = None
+    info: Optional[AudioInfo] = None
+    vector: Optional[np.ndarray] = None
+    stage: str = ""
+    message: str = ""
+
+
+@dataclass
+class ExtractionReport:
+    planned: int = 0
+    extracted: int = 0
+    failed: int = 0
+    cancelled: bool = False
+    seconds: float = 0.0
+    errors: list[ItemError] = field(default_factory=list)
+
+    @property
+    def files_per_second(self) -> float:
+        return (self.extracted + self.failed) / self.seconds if self.seconds > 0 else 0.0
+
+
+@lru_cache(maxsize=1)
+def _extractor() -> FeatureExtractor:
+    """One extractor per process: its filter banks take a second to build."""
+    return FeatureExtractor()
+
+
+def extract_track(track: TrackRef, segment: SegmentSpec) -> Outcome:
+    """Probe, decode and analyse one file.  Never raises: every failure becomes an Outcome."""
+    try:
+        ident = identity(track.path)
+        with open(track.path, "rb"):
+            pass
+    except FileNotFoundError:
+        return Outcome(track, stage="open", message="file not found (moved or deleted since it was listed)")
+    except PermissionError:
+        return Outcome(track, stage="open", message="permission denied: the file cannot be read")
+    except OSError as exc:
+        return Outcome(track, stage="open", message=f"cannot open: {exc.strerror or exc}")
+    if ident.size == 0:
+        return Outcome(track, ident, stage="probe", message="empty file (0 bytes)")
+    info: Optional[AudioInfo] = None
+    stage = "probe"
+    try:
+        info = probe(track.path)
+        stage = "decode"
+        samples = decode_segment(track.path, segment, duration=info.duration)
+        stage = "features"
+        vector = _extractor().extract(samples)
+    except (AudioError, FeatureError) as exc:
+        return Outcome(track, ident, info, stage=getattr(exc, "stage", stage), message=str(exc))
+    except Exception as exc:  # a library failing in a way we did not foresee must not end the batch
+        log.exception("unexpected failure on %s", track.path)
+        return Outcome(track, ident, info, stage=stage, message=f"unexpected {type(exc).__name__}: {exc}")
+    return Outcome(track, ident, info, vector)
+
+
+def _init_worker() -> None:
+    """Ctrl-C is the parent's business (it cancels cleanly); one BLAS thread per worker process.
+
+    The decoders' C libraries print complaints about damaged frames straight to the process's
+    stderr; a worker's failures travel back as Outcomes instead, so its stderr is closed off to keep
+    the terminal's progress bar readable.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def run_extraction(
+    project: Project,
+    segment: Optional[SegmentSpec] = None,
+    *,
+    workers: Optional[int] = None,
+    progress: Optional[ProgressCallback] = None,
+    cancel: Optional[CancelToken] = None,
+) -> ExtractionReport:
+    """Extract features for every track that lacks current ones.  ``workers=1`` runs in this
+    process (no pool), which is what a debugger or a tiny project wants."""
+    segment = segment or project.segment
+    progress = report(progress)
+    cancel = cancel or CancelToken()
+    started = time.monotonic()
+    todo = deque(project.pending_extraction(VERSION, segment))
+    result = ExtractionReport(planned=len(todo))
+    project.set_feature_names(VERSION, FeatureExtractor.names)
+    progress(Progress(0, result.planned, "starting"))
+
+    def finish(outcome: Outcome) -> None:
+        _save(project, outcome, segment, result)
+        progress(Progress(result.extracted + result.failed, result.planned, os.path.basename(outcome.track.path)))
+
+    workers = workers or default_workers()
+    if workers == 1 or len(todo) <= 1:
+        while todo and not cancel.cancelled:
+            finish(extract_track(todo.popleft(), segment))
+    else:
+        _run_pool(todo, segment, min(workers, len(todo)), finish, cancel)
+    result.cancelled = cancel.cancelled and (result.extracted + result.failed) < result.planned
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _run_pool(todo: deque[TrackRef], segment: SegmentSpec, workers: int, finish, cancel: CancelToken) -> None:
+    """Keep a bounded number of files in flight (so cancel is quick and memory flat), rebuilding
+    the pool if a worker dies."""
+    crashes: dict[int, int] = {}
+    context = multiprocessing.get_context("spawn")  # never fork a process that may hold Qt or threads
+    while todo and not cancel.cancelled:
+        suspects: list[TrackRef] = []
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker)
+        in_flight: dict[Future[Outcome], TrackRef] = {}
+        try:
+            while (todo or in_flight) and not cancel.cancelled:
+                # After a crash, suspects go one at a time so that a second crash names its file.
+                limit = 1 if todo and crashes.get(todo[0].id) else workers * 3
+                while todo and len(in_flight) < limit:
+                    track = todo.popleft()
+                    in_flight[pool.submit(extract_track, track, segment)] = track
+                done, _ = wait(in_flight, timeout=0.25, return_when=FIRST_COMPLETED)
+                for future in done:
+                    track = in_flight.pop(future)
+                    try:
+                        finish(future.result())
+                    except BrokenProcessPool:
+                        suspects.append(track)
+                if suspects:
+                    suspects.extend(in_flight.values())
+                    break
+        finally:
+            pool.shutdown(wait=not cancel.cancelled, cancel_futures=True)
+        for track in reversed(suspects):
+            crashes[track.id] = crashes.get(track.id, 0) + 1
+            if crashes[track.id] >= MAX_CRASHES_PER_FILE:
+                finish(Outcome(track, stage="decode", message="the decoder crashed on this file (twice)"))
+            else:
+                todo.appendleft(track)
+
+
+def _save(project: Project, outcome: Outcome, segment: SegmentSpec, result: ExtractionReport) -> None:
+    track = outcome.track
+    if outcome.vector is not None and outcome.identity is not None and outcome.info is not None:
+        project.save_features(track.id, outcome.identity, outcome.info, outcome.vector, VERSION, segment)
+        result.extracted += 1
+        return
+    if outcome.info is not None and outcome.identity is not None:
+        project.save_probe(track.id, outcome.identity, outcome.info)
+    project.record_error(track.id, track.path, outcome.stage, outcome.message)
+    result.failed += 1
+    result.errors.append(ItemError(track.path, outcome.stage, outcome.message))

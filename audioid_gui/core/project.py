@@ -1,0 +1,460 @@
+"""Project: the one façade over a project file.
+
+The CLI, the tests and the GUI all go through this class; nothing else writes SQL.  One Project
+holds one SQLite connection, so each thread opens its own Project on the same file.  Every write
+is one short transaction: killing the process at any moment loses at most the item in progress.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Optional, Sequence
+
+import numpy as np
+
+from . import store
+from .audio import DEFAULT_SEGMENT, AudioInfo, SegmentSpec
+from .classes import LabelClass
+from .library import FileIdentity, canonical_path, find_audio_files, identity, is_audio, is_playlist
+from .playlists import PlaylistError, read_playlist
+from .tasks import CancelToken, ItemError, Progress, ProgressCallback, report
+
+log = logging.getLogger(__name__)
+
+PROJECT_ENV = "AUDIOID_PROJECT"
+DEFAULT_PROJECT_NAME = "audioid.sqlite"
+LABEL_SOURCES = ("human", "cluster", "review", "import", "model")
+
+
+def default_project_path() -> Path:
+    """``$AUDIOID_PROJECT``, else ``audioid.sqlite`` in the current folder."""
+    return Path(os.environ.get(PROJECT_ENV) or DEFAULT_PROJECT_NAME)
+
+
+@dataclass(frozen=True)
+class TrackRef:
+    """What a background job needs to know of a track."""
+
+    id: int
+    path: str
+    size: Optional[int]
+    mtime: Optional[float]
+    duration: Optional[float]
+
+
+@dataclass(frozen=True)
+class ErrorRecord:
+    path: str
+    stage: str
+    message: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class ProjectStatus:
+    tracks: int
+    extracted: int  # features of the current recipe and segment, from the file as it is now
+    stale: int  # features exist, but of another recipe or segment, or the file changed since
+    pending: int  # never extracted, and no recorded failure
+    failed: int  # the last attempt failed and the file has not changed since
+    labelled: int
+    per_class: dict[str, int]
+    playlists: int
+    other_errors: int  # problems not tied to a track: playlist entries pointing nowhere ...
+    segment: str
+    extractor_version: str
+
+
+@dataclass
+class ImportReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    playlists: list[str] = field(default_factory=list)
+    errors: list[ItemError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    cancelled: bool = False
+    seen: set[int] = field(default_factory=set, repr=False)  # tracks already counted in this import
+
+
+@dataclass(frozen=True)
+class FeatureTable:
+    track_ids: np.ndarray
+    paths: list[str]
+    names: list[str]
+    matrix: np.ndarray  # (tracks, features) float32
+
+
+class Project:
+    """An open project file."""
+
+    def __init__(self, path: Path | str, *, create: bool = True) -> None:
+        self.path = Path(path)
+        self.db = store.connect(self.path, create=create)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Project":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """One short write transaction; rolled back if anything (even Ctrl-C) interrupts it."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- settings -------------------------------------------------------------------------------
+
+    def _meta(self, key: str) -> Optional[str]:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set_meta(self, key: str, value: str) -> None:
+        with self._write():
+            self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    @property
+    def segment(self) -> SegmentSpec:
+        """The segment that features are taken from; ``last:10`` until the user picks another."""
+        text = self._meta("segment")
+        return SegmentSpec.parse(text) if text else DEFAULT_SEGMENT
+
+    @segment.setter
+    def segment(self, spec: SegmentSpec) -> None:
+        self._set_meta("segment", str(spec))
+
+    # -- import ---------------------------------------------------------------------------------
+
+    def import_sources(
+        self,
+        sources: Iterable[Path | str],
+        progress: Optional[ProgressCallback] = None,
+        cancel: Optional[CancelToken] = None,
+    ) -> ImportReport:
+        """Add folders (recursively), playlists and single files.  Each problem becomes an error
+        record; the import goes on.  Importing a file twice yields one track."""
+        progress = report(progress)
+        result = ImportReport()
+        batch: list[Path] = []
+        found = 0
+
+        def flush() -> None:
+            self._add_files(batch, result)
+            batch.clear()
+
+        for source in sources:
+            source = canonical_path(source)
+            if cancel is not None and cancel.cancelled:
+                result.cancelled = True
+                break
+            if source.is_dir():
+                for file in find_audio_files(source):
+                    batch.append(file)
+                    found += 1
+                    if len(batch) >= 500:
+                        flush()
+                        progress(Progress(found, 0, f"found {found:,} files"))
+                    if cancel is not None and cancel.cancelled:
+                        result.cancelled = True
+                        break
+            elif is_playlist(source) and source.is_file():
+                flush()
+                self._import_playlist(source, result)
+            elif source.is_file() and is_audio(source):
+                batch.append(source)
+                found += 1
+            else:
+                why = "no such file or folder" if not source.exists() else "not an audio file, folder or playlist"
+                result.errors.append(ItemError(str(source), "import", why))
+        flush()
+        for error in result.errors:
+            self.record_error(None, error.path, error.stage, error.message)
+        progress(Progress(found, 0, f"found {found:,} audio files"))
+        return result
+
+    def _import_playlist(self, source: Path, result: ImportReport) -> None:
+        try:
+            playlist = read_playlist(source)
+        except PlaylistError as exc:
+            result.errors.append(ItemError(str(source), "playlist", str(exc)))
+            return
+        present = []
+        for entry in playlist.entries:
+            if entry.path.is_file():
+                present.append(entry.path)
+            else:
+                result.errors.append(
+                    ItemError(str(entry.path), "playlist", f"listed in {source.name} but not found")
+                )
+        result.notes.extend(f"{source.name}: {written}: {why}" for written, why in playlist.skipped)
+        ids = self._add_files(present, result)
+        result.playlists.append(self._save_playlist(playlist.name, source, ids))
+
+    def _add_files(self, paths: Sequence[Path], result: ImportReport) -> list[int]:
+        """Insert new tracks, refresh the identity of changed ones; returns ids in input order."""
+        ids: list[int] = []
+        now = time.time()
+        with self._write():
+            for path in paths:
+                try:
+                    ident: Optional[FileIdentity] = identity(path)
+                except OSError as exc:
+                    result.errors.append(ItemError(str(path), "import", exc.strerror or str(exc)))
+                    continue
+                row = self.db.execute("SELECT id, size, mtime FROM tracks WHERE path = ?", (str(path),)).fetchone()
+                if row is None:
+                    cursor = self.db.execute(
+                        "INSERT INTO tracks(path, size, mtime, added_at) VALUES (?, ?, ?, ?)",
+                        (str(path), ident.size, ident.mtime, now),
+                    )
+                    ids.append(int(cursor.lastrowid))
+                    result.seen.add(ids[-1])
+                    result.added += 1
+                    continue
+                ids.append(row[0])
+                if row[0] in result.seen:
+                    continue
+                result.seen.add(row[0])
+                if (row[1], row[2]) == (ident.size, ident.mtime):
+                    result.unchanged += 1
+                else:
+                    self.db.execute(
+                        "UPDATE tracks SET size = ?, mtime = ? WHERE id = ?", (ident.size, ident.mtime, row[0])
+                    )
+                    result.updated += 1
+        return ids
+
+    def _save_playlist(self, name: str, source: Path, track_ids: Sequence[int]) -> str:
+        """Remember a playlist as a named track list; re-importing the same file replaces it."""
+        with self._write():
+            row = self.db.execute("SELECT id, name FROM playlists WHERE source_path = ?", (str(source),)).fetchone()
+            if row is not None:
+                playlist_id, name = row
+                self.db.execute("DELETE FROM playlist_tracks WHERE playlist_id = ?", (playlist_id,))
+                self.db.execute("UPDATE playlists SET imported_at = ? WHERE id = ?", (time.time(), playlist_id))
+            else:
+                taken = {r[0] for r in self.db.execute("SELECT name FROM playlists")}
+                base, n = name, 2
+                while name in taken:
+                    name, n = f"{base} ({n})", n + 1
+                playlist_id = self.db.execute(
+                    "INSERT INTO playlists(name, source_path, imported_at) VALUES (?, ?, ?)",
+                    (name, str(source), time.time()),
+                ).lastrowid
+            self.db.executemany(
+                "INSERT INTO playlist_tracks(playlist_id, position, track_id) VALUES (?, ?, ?)",
+                [(playlist_id, i, t) for i, t in enumerate(track_ids)],
+            )
+        return name
+
+    def playlists(self) -> dict[str, list[str]]:
+        """Every playlist of the project with the paths of its tracks, in playlist order."""
+        lists: dict[str, list[str]] = {}
+        for name, path in self.db.execute(
+            "SELECT p.name, t.path FROM playlists p LEFT JOIN playlist_tracks pt ON pt.playlist_id = p.id "
+            "LEFT JOIN tracks t ON t.id = pt.track_id ORDER BY p.name, pt.position"
+        ):
+            lists.setdefault(name, [])
+            if path is not None:
+                lists[name].append(path)
+        return lists
+
+    # -- errors ---------------------------------------------------------------------------------
+
+    def record_error(self, track_id: Optional[int], path: str, stage: str, message: str) -> None:
+        """Keep one current error per track (the last attempt), and each other problem once."""
+        with self._write():
+            if track_id is not None:
+                self.db.execute("DELETE FROM errors WHERE track_id = ?", (track_id,))
+                self.db.execute(
+                    "INSERT INTO errors(track_id, path, stage, message, size, mtime, created_at) "
+                    "SELECT id, path, ?, ?, size, mtime, ? FROM tracks WHERE id = ?",
+                    (stage, message, time.time(), track_id),
+                )
+            else:
+                self.db.execute(
+                    "INSERT INTO errors(path, stage, message, created_at) SELECT ?, ?, ?, ? "
+                    "WHERE NOT EXISTS (SELECT 1 FROM errors WHERE track_id IS NULL AND path = ? AND stage = ?)",
+                    (path, stage, message, time.time(), path, stage),
+                )
+
+    def errors(self) -> list[ErrorRecord]:
+        return [
+            ErrorRecord(*row)
+            for row in self.db.execute("SELECT path, stage, message, created_at FROM errors ORDER BY path, stage")
+        ]
+
+    def forget_track_errors(self) -> int:
+        """Let the next extraction retry every track that failed before."""
+        with self._write():
+            return self.db.execute("DELETE FROM errors WHERE track_id IS NOT NULL").rowcount
+
+    # -- features -------------------------------------------------------------------------------
+
+    def pending_extraction(self, version: str, segment: SegmentSpec) -> list[TrackRef]:
+        """Tracks without current features: never extracted, changed on disk, or extracted with
+        another recipe or segment.  A track whose last attempt failed is skipped until its file
+        changes (or the failures are forgotten)."""
+        rows = self.db.execute(
+            """
+            SELECT t.id, t.path, t.size, t.mtime,
+                   CASE WHEN t.probed_size IS t.size AND t.probed_mtime IS t.mtime THEN t.duration END
+            FROM tracks t
+            WHERE NOT EXISTS (SELECT 1 FROM features f WHERE f.track_id = t.id AND f.extractor_version = ?
+                              AND f.segment = ? AND f.size IS t.size AND f.mtime IS t.mtime)
+              AND NOT EXISTS (SELECT 1 FROM errors e WHERE e.track_id = t.id
+                              AND e.size IS t.size AND e.mtime IS t.mtime)
+            ORDER BY t.id
+            """,
+            (version, str(segment)),
+        )
+        return [TrackRef(*row) for row in rows]
+
+    def set_feature_names(self, version: str, names: Sequence[str]) -> None:
+        with self._write():
+            self.db.execute(
+                "INSERT OR REPLACE INTO feature_sets(extractor_version, names) VALUES (?, ?)",
+                (version, json.dumps(list(names))),
+            )
+
+    def save_probe(self, track_id: int, ident: FileIdentity, info: AudioInfo) -> None:
+        with self._write():
+            self._store_probe(track_id, ident, info)
+
+    def _store_probe(self, track_id: int, ident: FileIdentity, info: AudioInfo) -> None:
+        self.db.execute(
+            "UPDATE tracks SET size = ?, mtime = ?, duration = ?, format = ?, sample_rate = ?, channels = ?, "
+            "tags = ?, probed_size = ?, probed_mtime = ? WHERE id = ?",
+            (
+                ident.size, ident.mtime, info.duration, info.format, info.sample_rate, info.channels,
+                json.dumps(info.tags, ensure_ascii=False), ident.size, ident.mtime, track_id,
+            ),
+        )
+
+    def save_features(
+        self,
+        track_id: int,
+        ident: FileIdentity,
+        info: AudioInfo,
+        vector: np.ndarray,
+        version: str,
+        segment: SegmentSpec,
+    ) -> None:
+        """Store a track's metadata and vector in one transaction, and clear its old failure."""
+        with self._write():
+            self._store_probe(track_id, ident, info)
+            self.db.execute(
+                "INSERT OR REPLACE INTO features(track_id, extractor_version, segment, size, mtime, vector, "
+                "extracted_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    track_id, version, str(segment), ident.size, ident.mtime,
+                    np.asarray(vector, dtype="<f4").tobytes(), time.time(),
+                ),
+            )
+            self.db.execute("DELETE FROM errors WHERE track_id = ?", (track_id,))
+
+    def feature_table(self, version: str, segment: Optional[SegmentSpec] = None) -> FeatureTable:
+        """The current vectors of every track that has one, as one matrix."""
+        segment = segment or self.segment
+        row = self.db.execute("SELECT names FROM feature_sets WHERE extractor_version = ?", (version,)).fetchone()
+        names = json.loads(row[0]) if row else []
+        rows = self.db.execute(
+            "SELECT t.id, t.path, f.vector FROM features f JOIN tracks t ON t.id = f.track_id "
+            "WHERE f.extractor_version = ? AND f.segment = ? AND f.size IS t.size AND f.mtime IS t.mtime "
+            "ORDER BY t.path",
+            (version, str(segment)),
+        ).fetchall()
+        matrix = np.empty((len(rows), len(names)), dtype=np.float32)
+        for i, (_, _, blob) in enumerate(rows):
+            matrix[i] = np.frombuffer(blob, dtype="<f4")
+        return FeatureTable(
+            track_ids=np.array([r[0] for r in rows], dtype=np.int64),
+            paths=[r[1] for r in rows],
+            names=names,
+            matrix=matrix,
+        )
+
+    # -- classes and labels ---------------------------------------------------------------------
+
+    def classes(self) -> list[LabelClass]:
+        return [
+            LabelClass(*row)
+            for row in self.db.execute("SELECT name, key, color, genre FROM classes ORDER BY position")
+        ]
+
+    def set_label(self, track_id: int, class_name: Optional[str], source: str = "human") -> None:
+        """Record a label (None clears it).  History is kept: the newest row is the label."""
+        if source not in LABEL_SOURCES:
+            raise ValueError(f"unknown label source {source!r}")
+        with self._write():
+            class_id = None
+            if class_name is not None:
+                row = self.db.execute("SELECT id FROM classes WHERE name = ?", (class_name,)).fetchone()
+                if row is None:
+                    raise ValueError(f"no class named {class_name!r} in this project")
+                class_id = row[0]
+            self.db.execute(
+                "INSERT INTO labels(track_id, class_id, source, created_at) VALUES (?, ?, ?, ?)",
+                (track_id, class_id, source, time.time()),
+            )
+
+    def track_paths(self) -> list[str]:
+        return [row[0] for row in self.db.execute("SELECT path FROM tracks ORDER BY path")]
+
+    def track_id(self, path: Path | str) -> Optional[int]:
+        row = self.db.execute("SELECT id FROM tracks WHERE path = ?", (str(canonical_path(path)),)).fetchone()
+        return row[0] if row else None
+
+    # -- summary --------------------------------------------------------------------------------
+
+    def status(self, version: str) -> ProjectStatus:
+        segment = str(self.segment)
+        counts = self.db.execute(
+            """
+            SELECT count(*),
+                   sum(current), sum(NOT current AND has_any), sum(NOT current AND NOT has_any AND NOT failed),
+                   sum(NOT current AND failed)
+            FROM (SELECT
+                    EXISTS (SELECT 1 FROM features f WHERE f.track_id = t.id AND f.extractor_version = ?
+                            AND f.segment = ? AND f.size IS t.size AND f.mtime IS t.mtime) AS current,
+                    EXISTS (SELECT 1 FROM features f WHERE f.track_id = t.id) AS has_any,
+                    EXISTS (SELECT 1 FROM errors e WHERE e.track_id = t.id
+                            AND e.size IS t.size AND e.mtime IS t.mtime) AS failed
+                  FROM tracks t)
+            """,
+            (version, segment),
+        ).fetchone()
+        tracks, extracted, stale, pending, failed = (int(c or 0) for c in counts)
+        per_class = {c.name: 0 for c in self.classes()}
+        for name, n in self.db.execute(
+            "SELECT c.name, count(*) FROM labels l JOIN classes c ON c.id = l.class_id "
+            "WHERE l.id IN (SELECT max(id) FROM labels GROUP BY track_id) GROUP BY c.name"
+        ):
+            per_class[name] = n
+        return ProjectStatus(
+            tracks=tracks,
+            extracted=extracted,
+            stale=stale,
+            pending=pending,
+            failed=failed,
+            labelled=sum(per_class.values()),
+            per_class=per_class,
+            playlists=self.db.execute("SELECT count(*) FROM playlists").fetchone()[0],
+            other_errors=self.db.execute("SELECT count(*) FROM errors WHERE track_id IS NULL").fetchone()[0],
+            segment=segment,
+            extractor_version=version,
+        )

@@ -1,0 +1,189 @@
+"""The project file: one SQLite database, its schema and its migrations.
+
+Why SQLite: a project must survive a crash at any moment (a label is committed the moment its key
+is pressed) and hold 30,000+ tracks with their feature vectors in one file that a user can copy.
+WAL mode lets the GUI read while a background job writes.  The schema version lives in
+``PRAGMA user_version``; each migration moves a file one version forward, so an old project opens
+in a new app, and a project from a newer app is refused rather than damaged.
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Callable
+
+from .classes import DEFAULT_CLASSES
+
+log = logging.getLogger(__name__)
+
+APPLICATION_ID = 0x41554944  # "AUID": marks the file as ours, so we never migrate a stranger's database
+
+
+class ProjectFileError(Exception):
+    """The file cannot be used as a project; the message says why in words a user understands."""
+
+
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    """Execute SQL statements one by one inside the caller's transaction.
+
+    ``executescript`` would commit the open transaction first, which would make a failed migration
+    leave a half-migrated file behind.
+    """
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {statement!r}")
+
+
+def _v1(db: sqlite3.Connection) -> None:
+    _run_script(
+        db,
+        """
+        CREATE TABLE meta (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE tracks (
+            id          INTEGER PRIMARY KEY,
+            path        TEXT NOT NULL UNIQUE,
+            size        INTEGER,
+            mtime       REAL,
+            duration    REAL,
+            format      TEXT,
+            sample_rate INTEGER,
+            channels    INTEGER,
+            tags        TEXT,              -- JSON object of the file's existing tags (genre, title, ...)
+            probed_size  INTEGER,          -- identity of the file when duration/format/tags were read
+            probed_mtime REAL,
+            added_at    REAL NOT NULL
+        );
+        CREATE TABLE features (
+            track_id          INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+            extractor_version TEXT NOT NULL,
+            segment           TEXT NOT NULL,
+            size              INTEGER NOT NULL,   -- identity of the file the vector was computed from
+            mtime             REAL NOT NULL,
+            vector            BLOB NOT NULL,      -- float32, little-endian
+            extracted_at      REAL NOT NULL,
+            PRIMARY KEY (track_id, extractor_version, segment)
+        );
+        CREATE TABLE feature_sets (
+            extractor_version TEXT PRIMARY KEY,
+            names             TEXT NOT NULL       -- JSON list: the column name of every vector entry
+        );
+        CREATE TABLE classes (
+            id       INTEGER PRIMARY KEY,
+            name     TEXT NOT NULL UNIQUE,
+            key      TEXT UNIQUE,
+            color    TEXT NOT NULL,
+            genre    TEXT NOT NULL,
+            position INTEGER NOT NULL
+        );
+        CREATE TABLE labels (
+            id         INTEGER PRIMARY KEY,
+            track_id   INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+            class_id   INTEGER REFERENCES classes(id),   -- NULL: the label was cleared
+            source     TEXT NOT NULL,                    -- human, cluster, review, import, model
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX labels_by_track ON labels(track_id, id);
+        CREATE TABLE errors (
+            id         INTEGER PRIMARY KEY,
+            track_id   INTEGER REFERENCES tracks(id) ON DELETE CASCADE,
+            path       TEXT NOT NULL,
+            stage      TEXT NOT NULL,
+            message    TEXT NOT NULL,
+            size       INTEGER,          -- identity of the file when it failed: a changed file is retried
+            mtime      REAL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX errors_by_track ON errors(track_id);
+        CREATE TABLE playlists (
+            id          INTEGER PRIMARY KEY,
+            name        TEXT NOT NULL UNIQUE,
+            source_path TEXT,
+            imported_at REAL NOT NULL
+        );
+        CREATE TABLE playlist_tracks (
+            playlist_id INTEGER NOT NULL REFERENCES playlists(id) ON DELETE CASCADE,
+            position    INTEGER NOT NULL,
+            track_id    INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+            PRIMARY KEY (playlist_id, position)
+        );
+        """,
+    )
+    db.executemany(
+        "INSERT INTO classes(name, key, color, genre, position) VALUES (?, ?, ?, ?, ?)",
+        [(c.name, c.key, c.color, c.genre, i) for i, c in enumerate(DEFAULT_CLASSES)],
+    )
+
+
+# MIGRATIONS[i] takes a file from version i to version i + 1.  Append; never edit a released step.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def connect(path: Path | str, *, create: bool = True) -> sqlite3.Connection:
+    """Open (and if needed create or migrate) a project file and return a ready connection.
+
+    Every thread opens its own connection: sqlite3 connections must not cross threads.
+    """
+    path = Path(path)
+    if not path.exists() and not create:
+        raise ProjectFileError(f"No project file at {path}")
+    if path.exists() and path.is_dir():
+        raise ProjectFileError(f"{path} is a folder, not a project file")
+    if not path.parent.exists():
+        raise ProjectFileError(f"The folder {path.parent} does not exist")
+    try:
+        db = sqlite3.connect(str(path), timeout=10.0, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise ProjectFileError(f"Cannot open {path}: {exc}") from exc
+    try:
+        _prepare(db, path)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _prepare(db: sqlite3.Connection, path: Path) -> None:
+    try:
+        app_id = db.execute("PRAGMA application_id").fetchone()[0]
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise ProjectFileError(f"{path} is not a project file ({exc})") from exc
+    if tables and app_id != APPLICATION_ID:
+        raise ProjectFileError(f"{path} is an SQLite database, but not an AudioID project")
+    if version > SCHEMA_VERSION:
+        raise ProjectFileError(
+            f"{path} was written by a newer AudioID Labeler (project format {version}; "
+            f"this version reads up to {SCHEMA_VERSION}). Update the app to open it."
+        )
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")  # in WAL mode: durable against app crashes, fast commits
+    db.execute("PRAGMA foreign_keys=ON")
+    if version < SCHEMA_VERSION:
+        _migrate(db, version, path)
+
+
+def _migrate(db: sqlite3.Connection, version: int, path: Path) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        # Re-read inside the write lock: another process may have migrated meanwhile.
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        for step in range(version, SCHEMA_VERSION):
+            log.info("migrating %s from format %d to %d", path, step, step + 1)
+            MIGRATIONS[step](db)
+        db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
