@@ -216,21 +216,36 @@ def decode_segment(
     """
     path = str(path)
     try:
-        samples, rate = _decode_with_libsndfile(path, segment, channels)
+        samples, rate, expected = _decode_with_libsndfile(path, segment, channels)
     except _NotForLibsndfile:
-        samples, rate = _decode_with_ffmpeg(path, segment, duration, sample_rate, channels)
-    if sample_rate is not None and rate != sample_rate and len(samples):
-        samples = soxr.resample(samples, rate, sample_rate).astype(np.float32, copy=False)
+        samples, rate, expected = _decode_with_ffmpeg(path, segment, duration, sample_rate, channels)
     if len(samples) == 0:
-        raise AudioError("decode", "the segment holds no audio (the file decodes to 0 samples)")
+        raise AudioError("decode", "no audio where the file's header says there is some (truncated or damaged?)")
+    got = len(samples) / rate
+    if expected is not None and got < 0.9 * expected - 0.25:
+        raise AudioError(
+            "decode", f"truncated or damaged: the segment should hold {expected:.1f} s but only {got:.1f} s decode"
+        )
+    if sample_rate is not None and rate != sample_rate:
+        samples = soxr.resample(samples, rate, sample_rate).astype(np.float32, copy=False)
     return samples[:, 0] if channels == 1 else samples
+
+
+def _expected_seconds(window: Optional[tuple[float, Optional[float]]], duration: Optional[float]) -> Optional[float]:
+    """How much audio a window should yield, by the file's own header; None if unknown."""
+    if window is None or duration is None:
+        return None
+    start, length = window
+    return max(0.0, duration - start) if length is None else min(length, max(0.0, duration - start))
 
 
 class _NotForLibsndfile(Exception):
     """libsndfile cannot read this file (or found nothing where it should be): ask ffmpeg."""
 
 
-def _decode_with_libsndfile(path: str, segment: SegmentSpec, channels: int) -> tuple[np.ndarray, int]:
+def _decode_with_libsndfile(
+    path: str, segment: SegmentSpec, channels: int
+) -> tuple[np.ndarray, int, Optional[float]]:
     try:
         with soundfile.SoundFile(path) as f:
             rate = f.samplerate
@@ -249,7 +264,7 @@ def _decode_with_libsndfile(path: str, segment: SegmentSpec, channels: int) -> t
         raise _NotForLibsndfile() from None
     if len(data) == 0:
         raise _NotForLibsndfile()
-    return _mix(data, channels), rate
+    return _mix(data, channels), rate, _expected_seconds(window, total)
 
 
 def _mix(data: np.ndarray, channels: int) -> np.ndarray:
@@ -265,7 +280,7 @@ def _decode_with_ffmpeg(
     duration: Optional[float],
     sample_rate: Optional[int],
     channels: int,
-) -> tuple[np.ndarray, int]:
+) -> tuple[np.ndarray, int, Optional[float]]:
     window = segment.window(duration)
     start, length = window if window is not None else (0.0, None)
     command = [ffmpeg_executable(), "-nostdin", "-hide_banner", "-loglevel", "error"]
@@ -284,7 +299,9 @@ def _decode_with_ffmpeg(
         raise AudioError("decode", f"ffmpeg took longer than {FFMPEG_TIMEOUT_S:.0f} s") from None
     except OSError as exc:
         raise AudioError("decode", f"cannot run ffmpeg ({exc})") from None
-    if done.returncode != 0 or not done.stdout:
+    if done.returncode == 0 and not done.stdout:
+        return np.empty((0, channels), np.float32), sample_rate or TARGET_SR, None
+    if done.returncode != 0:
         reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
         detail = reason[-1] if reason else f"exit code {done.returncode}, no audio"
         raise AudioError("decode", f"ffmpeg cannot decode it: {detail.replace(path, '<file>')}")
@@ -297,7 +314,7 @@ def _decode_with_ffmpeg(
         start, length = segment.window(whole) or (0.0, None)
         first = int(start * rate)
         samples = samples[first: None if length is None else first + int(length * rate)]
-    return samples, rate
+    return samples, rate, _expected_seconds(window, duration)
 
 
 def _ffmpeg_native_rate(path: str) -> int:

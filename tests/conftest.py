@@ -1,0 +1,84 @@
+"""Shared test helpers: every test makes its own audio, in real formats, on real disk."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audioid_gui.core.audio import ffmpeg_executable
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+SR = 22_050
+REPO = Path(__file__).resolve().parents[1]
+
+# Formats libsndfile writes itself, and those we make with the ffmpeg the app ships with.
+SOUNDFILE_FORMATS = {
+    "wav": dict(format="WAV", subtype="PCM_16"),
+    "flac": dict(format="FLAC"),
+    "ogg": dict(format="OGG", subtype="VORBIS"),
+    "mp3": dict(format="MP3"),
+    "aiff": dict(format="AIFF", subtype="PCM_16"),
+}
+FFMPEG_FORMATS = {
+    "m4a": ["-c:a", "aac", "-b:a", "96k"],
+    "wma": ["-c:a", "wmav2", "-b:a", "96k"],
+    "wv": ["-c:a", "wavpack"],
+    "opus": ["-c:a", "libopus", "-b:a", "48k"],
+}
+ALL_FORMATS = [*SOUNDFILE_FORMATS, *FFMPEG_FORMATS]
+
+
+def tone(seconds: float, freq: float = 440.0, sr: int = SR, amplitude: float = 0.5) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def two_part_signal(head_s: float, tail_s: float, sr: int = SR) -> np.ndarray:
+    """220 Hz for head_s seconds, then 1760 Hz for tail_s: tells which part a decoder returned."""
+    return np.concatenate([tone(head_s, 220.0, sr), tone(tail_s, 1760.0, sr)])
+
+
+def dominant_frequency(samples: np.ndarray, sr: int = SR) -> float:
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
+    return float(np.fft.rfftfreq(len(samples), 1 / sr)[np.argmax(spectrum)])
+
+
+def write_audio(path: Path, samples: np.ndarray, sr: int = SR) -> Path:
+    """Write samples as the format the extension names (via libsndfile or ffmpeg)."""
+    fmt = path.suffix.lstrip(".").lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt in SOUNDFILE_FORMATS:
+        sf.write(path, samples, sr, **SOUNDFILE_FORMATS[fmt])
+        return path
+    wav = path.with_suffix(".src.wav")
+    sf.write(wav, samples, sr, subtype="PCM_16")
+    rate = ["-ar", "48000"] if fmt == "opus" else []
+    subprocess.run(
+        [ffmpeg_executable(), "-nostdin", "-loglevel", "error", "-y", "-i", str(wav), *rate, *FFMPEG_FORMATS[fmt], str(path)],
+        check=True,
+    )
+    wav.unlink()
+    return path
+
+
+@pytest.fixture(scope="session")
+def format_library(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One 14-second two-part file per supported format (4 s low tone, then 10 s high tone)."""
+    folder = tmp_path_factory.mktemp("formats")
+    signal = two_part_signal(4.0, 10.0)
+    return {fmt: write_audio(folder / f"two_part.{fmt}", signal) for fmt in ALL_FORMATS}
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the real ``audioid`` command in a subprocess, as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "audioid_gui.cli", *args],
+        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+    )

@@ -1,0 +1,75 @@
+"""The project file: created with its schema, refused when foreign or from a newer version."""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from audioid_gui.core import store
+from audioid_gui.core.project import Project
+
+
+def test_new_project_has_schema_wal_and_the_default_classes(tmp_path: Path) -> None:
+    with Project(tmp_path / "p.audioid") as project:
+        assert [(c.name, c.key) for c in project.classes()] == [("Music", "M"), ("Dialogue", "D"), ("Both", "B")]
+        assert project.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert project.db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
+        assert str(project.segment) == "last:10"
+
+
+def test_project_from_a_newer_version_is_refused_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "future.audioid"
+    Project(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version={store.SCHEMA_VERSION + 1}")
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(store.ProjectFileError, match="newer AudioID"):
+        Project(path)
+    assert path.read_bytes() == before
+
+
+def test_a_foreign_database_or_a_text_file_is_not_a_project(tmp_path: Path) -> None:
+    other = tmp_path / "other.sqlite"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE invoices(id)")
+    db.close()
+    with pytest.raises(store.ProjectFileError, match="not an AudioID project"):
+        Project(other)
+    text = tmp_path / "notes.audioid"
+    text.write_text("hello " * 1000)
+    with pytest.raises(store.ProjectFileError, match="not a project file"):
+        Project(text)
+
+
+def test_a_failing_migration_leaves_the_file_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "p.audioid"
+    Project(path).close()
+
+    def broken_step(db: sqlite3.Connection) -> None:
+        db.execute("CREATE TABLE half_done(x)")
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(store, "MIGRATIONS", [*store.MIGRATIONS, broken_step])
+    monkeypatch.setattr(store, "SCHEMA_VERSION", len(store.MIGRATIONS))
+    with pytest.raises(RuntimeError):
+        Project(path)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'half_done'").fetchall()
+
+
+def test_labels_keep_history_and_the_newest_counts(tmp_path: Path) -> None:
+    audio = tmp_path / "a.mp3"
+    audio.write_bytes(b"x")
+    with Project(tmp_path / "p.audioid") as project:
+        project.import_sources([audio])
+        track = project.track_id(audio)
+        project.set_label(track, "Music")
+        project.set_label(track, "Both")
+        status = project.status("1")
+        assert status.labelled == 1 and status.per_class["Both"] == 1 and status.per_class["Music"] == 0
+        assert project.db.execute("SELECT count(*) FROM labels").fetchone()[0] == 2
+        with pytest.raises(ValueError, match="no class"):
+            project.set_label(track, "Jazz")
