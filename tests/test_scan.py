@@ -174,20 +174,26 @@ def _extracted(project_file: Path) -> int:
         db.close()
 
 
+def _scan_until(project_file: Path, library: Path, extracted: int) -> subprocess.Popen:
+    """Start `audioid scan` in its own process group and return once it has finished some files."""
+    scan = subprocess.Popen(
+        [sys.executable, "-m", "audioid_gui.cli", "scan", str(library), "--project", str(project_file),
+         "--workers", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while _extracted(project_file) < extracted and time.monotonic() < deadline and scan.poll() is None:
+        time.sleep(0.05)
+    return scan
+
+
 @pytest.mark.slow
 def test_killed_scan_keeps_finished_work_and_the_rerun_does_only_the_rest(tmp_path: Path) -> None:
     _slow_library(tmp_path / "lib", 120)
     project_file = tmp_path / "p.audioid"
-    scan = subprocess.Popen(
-        [sys.executable, "-m", "audioid_gui.cli", "scan", str(tmp_path / "lib"), "--project", str(project_file),
-         "--workers", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-    )
-    deadline = time.monotonic() + 120
-    while _extracted(project_file) < 10 and time.monotonic() < deadline and scan.poll() is None:
-        time.sleep(0.05)
+    scan = _scan_until(project_file, tmp_path / "lib", 10)
     os.killpg(scan.pid, signal.SIGKILL)
-    scan.wait()
+    scan.communicate()
     kept = _extracted(project_file)
     assert 10 <= kept < 120, "the scan should have been killed part-way"
     rerun = run_cli("scan", str(tmp_path / "lib"), "--project", str(project_file), "--workers", "2")
@@ -199,14 +205,7 @@ def test_killed_scan_keeps_finished_work_and_the_rerun_does_only_the_rest(tmp_pa
 def test_ctrl_c_stops_cleanly_and_says_a_rerun_resumes(tmp_path: Path) -> None:
     _slow_library(tmp_path / "lib", 120)
     project_file = tmp_path / "p.audioid"
-    scan = subprocess.Popen(
-        [sys.executable, "-m", "audioid_gui.cli", "scan", str(tmp_path / "lib"), "--project", str(project_file),
-         "--workers", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    deadline = time.monotonic() + 120
-    while _extracted(project_file) < 5 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    scan = _scan_until(project_file, tmp_path / "lib", 5)
     scan.send_signal(signal.SIGINT)
     out, err = scan.communicate(timeout=60)
     assert scan.returncode == 130
