@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,7 +32,10 @@ FFMPEG_FORMATS = {
     "wv": ["-c:a", "wavpack"],
     "opus": ["-c:a", "libopus", "-b:a", "48k"],
 }
-ALL_FORMATS = [*SOUNDFILE_FORMATS, *FFMPEG_FORMATS]
+# Formats nothing on pip encodes: tiny files made once with Debian's mpcenc (musepack-tools) and
+# speexenc (speex) from the same two-part signal, and committed.
+COMMITTED_FORMATS = {"mpc": REPO / "tests" / "data" / "two_part.mpc", "spx": REPO / "tests" / "data" / "two_part.spx"}
+ALL_FORMATS = [*SOUNDFILE_FORMATS, *FFMPEG_FORMATS, *COMMITTED_FORMATS]
 
 
 def tone(seconds: float, freq: float = 440.0, sr: int = SR, amplitude: float = 0.5) -> np.ndarray:
@@ -72,7 +76,10 @@ def format_library(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """One 14-second two-part file per supported format (4 s low tone, then 10 s high tone)."""
     folder = tmp_path_factory.mktemp("formats")
     signal = two_part_signal(4.0, 10.0)
-    return {fmt: write_audio(folder / f"two_part.{fmt}", signal) for fmt in ALL_FORMATS}
+    made = {fmt: write_audio(folder / f"two_part.{fmt}", signal) for fmt in [*SOUNDFILE_FORMATS, *FFMPEG_FORMATS]}
+    for fmt, committed in COMMITTED_FORMATS.items():
+        made[fmt] = Path(shutil.copy(committed, folder / committed.name))
+    return made
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -283,38 +283,43 @@ def _decode_with_ffmpeg(
 ) -> tuple[np.ndarray, int, Optional[float]]:
     window = segment.window(duration)
     start, length = window if window is not None else (0.0, None)
+    expected = _expected_seconds(window, duration)
+    rate = sample_rate or _ffmpeg_native_rate(path)
+    samples = _run_ffmpeg(path, start, length, rate, channels, seek_input=True)
+    if expected is not None and start > 0 and len(samples) / rate < expected - 0.05:
+        # Some demuxers (Musepack, some VBR streams) land after the seek point: decode from the
+        # start and let ffmpeg drop what comes before the segment, exactly.
+        samples = _run_ffmpeg(path, start, length, rate, channels, seek_input=False)
+    if window is None and segment.needs_duration:
+        # Duration was unknown, so the whole file was decoded: cut the segment now.
+        start, length = segment.window(len(samples) / rate) or (0.0, None)
+        first = int(start * rate)
+        samples = samples[first: None if length is None else first + int(length * rate)]
+    return samples, rate, expected
+
+
+def _run_ffmpeg(
+    path: str, start: float, length: Optional[float], rate: int, channels: int, *, seek_input: bool
+) -> np.ndarray:
+    """Decode [start, start + length) to float32 (frames, channels) at ``rate``."""
+    seek = ["-ss", f"{start:.3f}"] if start > 0 else []
     command = [ffmpeg_executable(), "-nostdin", "-hide_banner", "-loglevel", "error"]
-    if start > 0:
-        command += ["-ss", f"{start:.3f}"]
-    command += ["-i", path]
+    command += [*(seek if seek_input else []), "-i", path, *([] if seek_input else seek)]
     if length is not None:
         command += ["-t", f"{length:.3f}"]
-    command += ["-vn", "-map", "0:a:0", "-ac", str(channels)]
-    if sample_rate is not None:
-        command += ["-ar", str(sample_rate)]
-    command += ["-f", "f32le", "-acodec", "pcm_f32le", "-"]
+    command += ["-vn", "-map", "0:a:0", "-ac", str(channels), "-ar", str(rate), "-f", "f32le", "-acodec", "pcm_f32le", "-"]
     try:
         done = subprocess.run(command, capture_output=True, timeout=FFMPEG_TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired:
         raise AudioError("decode", f"ffmpeg took longer than {FFMPEG_TIMEOUT_S:.0f} s") from None
     except OSError as exc:
         raise AudioError("decode", f"cannot run ffmpeg ({exc})") from None
-    if done.returncode == 0 and not done.stdout:
-        return np.empty((0, channels), np.float32), sample_rate or TARGET_SR, None
     if done.returncode != 0:
         reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        detail = reason[-1] if reason else f"exit code {done.returncode}, no audio"
+        detail = reason[-1] if reason else f"exit code {done.returncode}"
         raise AudioError("decode", f"ffmpeg cannot decode it: {detail.replace(path, '<file>')}")
     samples = np.frombuffer(done.stdout, dtype="<f4")
-    samples = samples[: len(samples) - len(samples) % channels].reshape(-1, channels)
-    rate = sample_rate or _ffmpeg_native_rate(path)
-    if window is None and segment.needs_duration:
-        # Duration was unknown, so the whole file was decoded: cut the segment now.
-        whole = len(samples) / rate
-        start, length = segment.window(whole) or (0.0, None)
-        first = int(start * rate)
-        samples = samples[first: None if length is None else first + int(length * rate)]
-    return samples, rate, _expected_seconds(window, duration)
+    return samples[: len(samples) - len(samples) % channels].reshape(-1, channels)
 
 
 def _ffmpeg_native_rate(path: str) -> int:
