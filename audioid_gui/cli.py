@@ -2,6 +2,7 @@
 
     audioid scan FOLDER|PLAYLIST ... [--segment last:10] [--workers N]
     audioid status | errors | features --export FILE.csv | demo | export-clips --out DIR
+    audioid labels export FILE.csv | labels import FILE.csv|FILE.json
 
 ``--project`` defaults to ``$AUDIOID_PROJECT``, else ``audioid.sqlite`` in the current folder.
 """
@@ -22,6 +23,7 @@ from .core.clips import CLIP_FORMATS, export_clips
 from .core.demo import demo_sources
 from .core.extraction import ExtractionReport, default_workers, run_extraction
 from .core.features import VERSION
+from .core.labels_io import LabelFileError, export_labels, import_labels
 from .core.project import FeatureTable, ImportReport, Project, default_project_path
 from .core.store import ProjectFileError
 from .core.tasks import CancelToken, Progress
@@ -224,6 +226,26 @@ def cmd_export_clips(args: argparse.Namespace, project: Project) -> int:
     return 130 if result.cancelled else 0
 
 
+def cmd_labels(args: argparse.Namespace, project: Project) -> int:
+    if args.action == "export":
+        n = export_labels(project, Path(args.file))
+        print(f"Wrote {n:,} labels to {args.file}")
+        return 0
+    try:
+        result = import_labels(project, Path(args.file), source=args.source)
+    except LabelFileError as exc:
+        print(f"audioid: {exc}", file=sys.stderr)
+        return 2
+    print(f"Imported {result.imported:,} labels from {args.file}")
+    for written in result.unknown_tracks:
+        print(f"  not in the project: {written}")
+    for written in result.ambiguous_tracks:
+        print(f"  several tracks have this name, give its path: {written}")
+    for label, n in result.unknown_classes.items():
+        print(f"  unknown class {label!r} ({n:,} rows); the project has: {', '.join(c.name for c in project.classes())}")
+    return 0
+
+
 # -- parsing --------------------------------------------------------------------------------------
 
 
@@ -283,7 +305,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--segment", type=_segment, help="default: the project's segment")
     p.add_argument("--playlist", help="only the tracks of this playlist")
     p.set_defaults(run=cmd_export_clips)
+    p = sub.add_parser("labels", parents=[common], help="export or import labels (CSV path,label or JSON)")
+    p.add_argument("action", choices=["export", "import"])
+    p.add_argument("file", help='CSV with path,label; or JSON {"file name": "Music"} (import)')
+    p.add_argument("--source", choices=["import", "human"], default="import",
+                   help="what imported labels count as (default: import)")
+    p.set_defaults(run=cmd_labels)
     return parser
+
+
+WRITING_COMMANDS = {"scan", "demo", "labels"}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -295,7 +326,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"audioid: no project at {path}. Create one with `audioid scan FOLDER --project {path}`.", file=sys.stderr)
         return 2
     try:
-        with Project(path) as project:
+        with Project(path, writer=args.command in WRITING_COMMANDS) as project:
             return args.run(args, project)
     except ProjectFileError as exc:
         print(f"audioid: {exc}", file=sys.stderr)

@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,11 @@ import soundfile as sf
 from audioid_gui.core.audio import ffmpeg_executable
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Keep the tests' window settings and demo projects out of the user's own.
+_SANDBOX = Path(tempfile.mkdtemp(prefix="audioid-tests-"))
+os.environ["XDG_CONFIG_HOME"] = str(_SANDBOX / "config")
+os.environ["XDG_DATA_HOME"] = str(_SANDBOX / "data")
+os.environ["QT_LOGGING_RULES"] = "qt.multimedia.*=false"
 
 SR = 22_050
 REPO = Path(__file__).resolve().parents[1]
@@ -80,6 +86,26 @@ def format_library(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for fmt, committed in COMMITTED_FORMATS.items():
         made[fmt] = Path(shutil.copy(committed, folder / committed.name))
     return made
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo project with features, built once; tests get copies (see ``demo_project``)."""
+    from audioid_gui.core.demo import demo_sources
+    from audioid_gui.core.extraction import scan
+    from audioid_gui.core.project import Project
+
+    path = tmp_path_factory.mktemp("template") / "demo.audioid"
+    with Project(path) as project:
+        scan(project, demo_sources(), workers=2)
+    return path
+
+
+@pytest.fixture()
+def demo_project(demo_template: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "demo.audioid"
+    shutil.copy(demo_template, copy)
+    return copy
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -21,14 +21,15 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Optional
+from pathlib import Path
+from typing import Optional, Sequence
 
 import numpy as np
 
 from .audio import AudioError, AudioInfo, SegmentSpec, decode_segment, probe
 from .features import VERSION, FeatureError, FeatureExtractor
 from .library import FileIdentity, identity
-from .project import Project, TrackRef
+from .project import ImportReport, Project, TrackRef
 from .tasks import CancelToken, ItemError, Progress, ProgressCallback, report
 
 log = logging.getLogger(__name__)
@@ -199,3 +200,25 @@ def _save(project: Project, outcome: Outcome, segment: SegmentSpec, result: Extr
     project.record_error(track.id, track.path, outcome.stage, outcome.message)
     result.failed += 1
     result.errors.append(ItemError(track.path, outcome.stage, outcome.message))
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    imported: ImportReport
+    extracted: ExtractionReport
+
+
+def scan(
+    project: Project,
+    sources: Sequence[Path | str],
+    *,
+    workers: Optional[int] = None,
+    progress: Optional[ProgressCallback] = None,
+    cancel: Optional[CancelToken] = None,
+) -> ScanReport:
+    """Import folders and playlists, then extract what is missing: what "Add folder" does."""
+    cancel = cancel or CancelToken()
+    imported = project.import_sources(sources, progress, cancel)
+    if cancel.cancelled:
+        return ScanReport(imported, ExtractionReport(cancelled=True))
+    return ScanReport(imported, run_extraction(project, workers=workers, progress=progress, cancel=cancel))

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import store
 from .audio import DEFAULT_SEGMENT, AudioInfo, SegmentSpec
-from .classes import LabelClass
+from .classes import LabelClass, class_set_problems
 from .library import FileIdentity, canonical_path, find_audio_files, identity, is_audio, is_playlist
 from .playlists import PlaylistError, read_playlist
 from .tasks import CancelToken, ItemError, Progress, ProgressCallback, report
@@ -45,6 +45,12 @@ class TrackRef:
     size: Optional[int]
     mtime: Optional[float]
     duration: Optional[float]
+
+
+@dataclass(frozen=True)
+class TrackLabel:
+    class_name: str
+    source: str
 
 
 @dataclass(frozen=True)
@@ -93,12 +99,26 @@ class FeatureTable:
 class Project:
     """An open project file."""
 
-    def __init__(self, path: Path | str, *, create: bool = True) -> None:
+    def __init__(self, path: Path | str, *, create: bool = True, writer: bool = False) -> None:
+        """``writer=True`` claims the project for this program (the GUI, a scan): a second
+        claimant is refused with ProjectLockedError.  Helper threads of the same program, and
+        read-only commands, open without claiming."""
         self.path = Path(path)
-        self.db = store.connect(self.path, create=create)
+        self._lock = store.WriterLock(self.path) if writer else None
+        try:
+            self.db = store.connect(self.path, create=create)
+        except BaseException:
+            self._release_lock()
+            raise
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def close(self) -> None:
         self.db.close()
+        self._release_lock()
 
     def __enter__(self) -> "Project":
         return self
@@ -396,21 +416,85 @@ class Project:
             for row in self.db.execute("SELECT name, key, color, genre FROM classes ORDER BY position")
         ]
 
-    def set_label(self, track_id: int, class_name: Optional[str], source: str = "human") -> None:
-        """Record a label (None clears it).  History is kept: the newest row is the label."""
+    def save_classes(self, rows: Sequence[tuple[Optional[str], LabelClass]]) -> None:
+        """Replace the class set.  Each row pairs a class with the name it had (None: new), so
+        that a rename keeps its labels.  A class that labels tracks (in its history) cannot be
+        removed."""
+        problems = class_set_problems([c for _, c in rows])
+        if problems:
+            raise ValueError(" ".join(problems))
+        kept = {old for old, _ in rows if old is not None}
+        with self._write():
+            ids = {}
+            for class_id, name, uses in self.db.execute(
+                "SELECT c.id, c.name, count(l.id) FROM classes c LEFT JOIN labels l ON l.class_id = c.id GROUP BY c.id"
+            ).fetchall():
+                ids[name] = class_id
+                if name in kept:
+                    continue
+                if uses:
+                    raise ValueError(f"{name!r} labels tracks ({uses:,} label records); relabel them first.")
+                self.db.execute("DELETE FROM classes WHERE id = ?", (class_id,))
+            # Park the kept classes on unique placeholder names and no keys, so that swapping two
+            # names or keys does not trip the UNIQUE constraints half-way.
+            self.db.execute("UPDATE classes SET name = '~' || id, key = NULL")
+            for position, (old, c) in enumerate(rows):
+                values = (c.name.strip(), (c.key or "").upper() or None, c.color, c.genre.strip() or c.name.strip(), position)
+                if old is None:
+                    self.db.execute("INSERT INTO classes(name, key, color, genre, position) VALUES (?, ?, ?, ?, ?)", values)
+                else:
+                    self.db.execute(
+                        "UPDATE classes SET name = ?, key = ?, color = ?, genre = ?, position = ? WHERE id = ?",
+                        (*values, ids[old]),
+                    )
+
+    def set_labels(self, track_ids: Sequence[int], class_name: Optional[str], source: str = "human") -> list[int]:
+        """Label tracks in one transaction (None clears their label) and return the new history
+        rows, so that the whole step can be undone with ``remove_labels``.
+
+        History is kept: a track's newest row is its label.
+        """
         if source not in LABEL_SOURCES:
             raise ValueError(f"unknown label source {source!r}")
+        class_id = None
+        if class_name is not None:
+            row = self.db.execute("SELECT id FROM classes WHERE name = ?", (class_name,)).fetchone()
+            if row is None:
+                raise ValueError(f"no class named {class_name!r} in this project")
+            class_id = row[0]
+        now = time.time()
         with self._write():
-            class_id = None
-            if class_name is not None:
-                row = self.db.execute("SELECT id FROM classes WHERE name = ?", (class_name,)).fetchone()
-                if row is None:
-                    raise ValueError(f"no class named {class_name!r} in this project")
-                class_id = row[0]
-            self.db.execute(
-                "INSERT INTO labels(track_id, class_id, source, created_at) VALUES (?, ?, ?, ?)",
-                (track_id, class_id, source, time.time()),
-            )
+            return [
+                int(self.db.execute(
+                    "INSERT INTO labels(track_id, class_id, source, created_at) VALUES (?, ?, ?, ?)",
+                    (track_id, class_id, source, now),
+                ).lastrowid)
+                for track_id in track_ids
+            ]
+
+    def set_label(self, track_id: int, class_name: Optional[str], source: str = "human") -> int:
+        return self.set_labels([track_id], class_name, source)[0]
+
+    def remove_labels(self, label_ids: Sequence[int]) -> None:
+        """Take labeling steps back: the tracks' previous labels become current again."""
+        with self._write():
+            self.db.executemany("DELETE FROM labels WHERE id = ?", [(i,) for i in label_ids])
+
+    def current_label(self, track_id: int) -> Optional[TrackLabel]:
+        row = self.db.execute(
+            "SELECT c.name, l.source FROM labels l LEFT JOIN classes c ON c.id = l.class_id "
+            "WHERE l.track_id = ? ORDER BY l.id DESC LIMIT 1",
+            (track_id,),
+        ).fetchone()
+        return TrackLabel(row[0], row[1]) if row and row[0] is not None else None
+
+    def current_labels(self) -> dict[str, str]:
+        """Path → class name of every labelled track."""
+        return dict(self.db.execute(
+            "SELECT t.path, c.name FROM tracks t JOIN labels l ON l.track_id = t.id "
+            "JOIN classes c ON c.id = l.class_id "
+            "WHERE l.id = (SELECT max(id) FROM labels WHERE track_id = t.id) ORDER BY t.path"
+        ))
 
     def track_paths(self) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT path FROM tracks ORDER BY path")]

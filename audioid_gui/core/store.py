@@ -9,6 +9,7 @@ in a new app, and a project from a newer app is refused rather than damaged.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from pathlib import Path
 from typing import Callable
@@ -166,6 +167,7 @@ def _prepare(db: sqlite3.Connection, path: Path) -> None:
             f"{path} was written by a newer AudioID Labeler (project format {version}; "
             f"this version reads up to {SCHEMA_VERSION}). Update the app to open it."
         )
+    db.create_function("basename", 1, os.path.basename, deterministic=True)  # sort by file name
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")  # in WAL mode: durable against app crashes, fast commits
     db.execute("PRAGMA foreign_keys=ON")
@@ -187,3 +189,45 @@ def _migrate(db: sqlite3.Connection, version: int, path: Path) -> None:
     except BaseException:
         db.execute("ROLLBACK")
         raise
+
+
+class ProjectLockedError(ProjectFileError):
+    """Another running app instance writes this project."""
+
+
+class WriterLock:
+    """One writer per project: a second app instance gets a clear refusal instead of two programs
+    interleaving labels.  The lock is an ``flock`` on a file beside the project, so the operating
+    system releases it when its holder exits, even by SIGKILL: no stale lock to clean up.
+    """
+
+    def __init__(self, project_path: Path) -> None:
+        self.path = project_path.with_name(project_path.name + ".lock")
+        self._fd: int | None = None
+        try:
+            import fcntl
+        except ImportError:  # not a POSIX system: run without the guard
+            log.warning("no file locking on this platform; do not open %s twice", project_path)
+            return
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise ProjectFileError(f"Cannot open {project_path}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 64).decode("ascii", "replace").strip()
+            os.close(fd)
+            who = f" (process {holder})" if holder.isdigit() else ""
+            raise ProjectLockedError(
+                f"{project_path.name} is open in another AudioID window or command{who}. "
+                "Close it there first: two programs writing one project could lose labels."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -1,0 +1,102 @@
+"""Labels in and out of a project as files: CSV (``path,label``) and the journal's JSON.
+
+The journal's first labeling tool wrote ``{"file name": "Music"}``; a project should take those
+labels in rather than make a person listen again.  Tracks are matched by path, else by file name
+when that name is unique in the project; classes by name (any case) or by shortcut key.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .library import canonical_path
+from .project import Project
+
+log = logging.getLogger(__name__)
+
+
+class LabelFileError(Exception):
+    """The file as a whole cannot be read as labels."""
+
+
+@dataclass
+class LabelImport:
+    imported: int = 0
+    unknown_tracks: list[str] = field(default_factory=list)
+    ambiguous_tracks: list[str] = field(default_factory=list)
+    unknown_classes: dict[str, int] = field(default_factory=dict)  # label text → how many rows
+
+
+def export_labels(project: Project, path: Path) -> int:
+    """Write the current label of every labelled track as CSV; returns the number of rows."""
+    labels = project.current_labels()
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["path", "label"])
+        writer.writerows(labels.items())
+    return len(labels)
+
+
+def read_label_file(path: Path) -> list[tuple[str, str]]:
+    """(track as written, label) pairs from a CSV or JSON file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LabelFileError(f"{Path(path).name}: cannot read it as text ({exc})") from None
+    if Path(path).suffix.lower() == ".json" or text.lstrip().startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise LabelFileError(f"{Path(path).name}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        if not isinstance(data, dict):
+            raise LabelFileError(f'{Path(path).name}: expected an object {{"file name": "label"}}')
+        return [(str(k), str(v)) for k, v in data.items()]
+    rows = [r for r in csv.reader(text.splitlines()) if r and any(cell.strip() for cell in r)]
+    if rows and [c.strip().lower() for c in rows[0][:2]] == ["path", "label"]:
+        rows = rows[1:]
+    bad = [r for r in rows if len(r) < 2]
+    if bad:
+        raise LabelFileError(f"{Path(path).name}: expected two columns path,label; found {bad[0]!r}")
+    return [(r[0].strip(), r[1].strip()) for r in rows]
+
+
+def import_labels(project: Project, path: Path, source: str = "import") -> LabelImport:
+    """Apply a label file to the project: one transaction per class, unknown entries reported."""
+    pairs = read_label_file(path)
+    base = Path(path).resolve().parent
+    by_path = {p: i for i, p in project.db.execute("SELECT id, path FROM tracks")}
+    by_name: dict[str, list[int]] = {}
+    for track_path, track_id in by_path.items():
+        by_name.setdefault(os.path.basename(track_path), []).append(track_id)
+    classes = {}
+    for c in project.classes():
+        classes[c.name.lower()] = c.name
+        if c.key:
+            classes.setdefault(c.key.lower(), c.name)
+
+    result = LabelImport()
+    grouped: dict[str, list[int]] = {}
+    for written, label in pairs:
+        class_name = classes.get(label.lower())
+        if class_name is None:
+            result.unknown_classes[label] = result.unknown_classes.get(label, 0) + 1
+            continue
+        candidate = str(canonical_path(written if os.path.isabs(written) else base / written))
+        if candidate in by_path:
+            track_ids = [by_path[candidate]]
+        else:
+            track_ids = by_name.get(os.path.basename(written.replace("\\", "/")), [])
+        if not track_ids:
+            result.unknown_tracks.append(written)
+        elif len(track_ids) > 1:
+            result.ambiguous_tracks.append(written)
+        else:
+            grouped.setdefault(class_name, []).append(track_ids[0])
+    for class_name, track_ids in grouped.items():
+        project.set_labels(track_ids, class_name, source)
+        result.imported += len(track_ids)
+    return result

@@ -1,0 +1,116 @@
+"""The track list as a person browses it: filtered, sorted, fetched a page at a time.
+
+A table over 30,000 tracks must not copy them all into Python objects on every repaint.  So the
+list is two queries: ``track_ids`` gives the ordered ids for a filter (one integer per row, cheap
+to hold), and ``track_rows`` fetches the columns of just the rows on screen.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from .project import Project
+
+# A track's current label is its newest label row (the index labels_by_track makes this a seek).
+_FROM = """
+    FROM tracks t
+    LEFT JOIN labels l ON l.id = (SELECT max(id) FROM labels WHERE track_id = t.id)
+    LEFT JOIN classes c ON c.id = l.class_id
+"""
+
+SORT_KEYS = {
+    "name": "basename(t.path)",
+    "folder": "t.path",
+    "duration": "t.duration",
+    "label": "c.name",
+    "source": "CASE WHEN c.name IS NULL THEN NULL ELSE l.source END",
+    "genre": "json_extract(t.tags, '$.genre')",
+}
+
+
+@dataclass(frozen=True)
+class TrackFilter:
+    """What the table shows: a text that the path must contain, and at most one quick filter."""
+
+    text: str = ""
+    unlabelled: bool = False
+    class_name: Optional[str] = None
+    playlist: Optional[str] = None
+    failed: bool = False
+
+
+@dataclass(frozen=True)
+class TrackRow:
+    id: int
+    path: str
+    duration: Optional[float]
+    label: Optional[str]
+    source: Optional[str]
+    tags: dict[str, str]
+    error: Optional[str]
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path)
+
+    @property
+    def folder(self) -> str:
+        return os.path.dirname(self.path)
+
+    @property
+    def genre(self) -> Optional[str]:
+        return self.tags.get("genre")
+
+
+def track_ids(project: Project, flt: TrackFilter = TrackFilter(), sort: Optional[str] = None,
+              descending: bool = False) -> list[int]:
+    """Ids of the tracks that pass the filter, in display order.
+
+    Without a sort key: playlist order when filtering by playlist, else by path.
+    """
+    where, params = ["1"], []
+    joins = ""
+    order = "t.path"
+    if flt.text:
+        where.append("instr(lower(t.path), lower(?)) > 0")
+        params.append(flt.text)
+    if flt.unlabelled:
+        where.append("c.name IS NULL")
+    if flt.class_name is not None:
+        where.append("c.name = ?")
+        params.append(flt.class_name)
+    if flt.failed:
+        where.append("EXISTS (SELECT 1 FROM errors e WHERE e.track_id = t.id)")
+    if flt.playlist is not None:
+        joins = " JOIN playlist_tracks pt ON pt.track_id = t.id JOIN playlists p ON p.id = pt.playlist_id AND p.name = ?"
+        params.insert(0, flt.playlist)
+        order = "pt.position"
+    if sort is not None:
+        # NULLs (no label, no genre) go last whichever the direction, like every file manager.
+        key = SORT_KEYS[sort]
+        order = f"{key} IS NULL, {key} {'DESC' if descending else 'ASC'}, t.path"
+    elif descending:
+        order += " DESC"
+    sql = f"SELECT t.id {_FROM} {joins} WHERE {' AND '.join(where)} ORDER BY {order}"
+    ids = [row[0] for row in project.db.execute(sql, params)]
+    if flt.playlist is not None:  # a playlist may list a track twice: show it once
+        ids = list(dict.fromkeys(ids))
+    return ids
+
+
+def track_rows(project: Project, ids: Sequence[int]) -> dict[int, TrackRow]:
+    """The displayed columns of the given tracks."""
+    rows: dict[int, TrackRow] = {}
+    for start in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
+        chunk = list(ids[start:start + 500])
+        marks = ",".join("?" * len(chunk))
+        for r in project.db.execute(
+            f"SELECT t.id, t.path, t.duration, c.name, CASE WHEN c.name IS NULL THEN NULL ELSE l.source END, "
+            f"t.tags, (SELECT e.stage || ': ' || e.message FROM errors e WHERE e.track_id = t.id LIMIT 1) "
+            f"{_FROM} WHERE t.id IN ({marks})",
+            chunk,
+        ):
+            rows[r[0]] = TrackRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]) if r[5] else {}, r[6])
+    return rows

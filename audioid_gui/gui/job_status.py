@@ -1,0 +1,87 @@
+"""The status-bar corner that shows the background job: what it does, how far, and Cancel.
+
+Jobs run one at a time, in the order they were asked for; the rest wait in a queue, so a second
+folder dropped during a scan is imported after it instead of competing for the same cores.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Optional
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+
+from ..core.tasks import Progress
+from .workers import Job
+
+
+class JobStatus(QWidget):
+    idle = Signal()  # the queue ran empty
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.queue: deque[Job] = deque()
+        self.current: Optional[Job] = None
+        self.text = QLabel()
+        self.bar = QProgressBar()
+        self.bar.setMaximumWidth(220)
+        self.bar.setTextVisible(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop after the files in progress; finished work is kept")
+        self.cancel_button.clicked.connect(self.cancel)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.text)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.cancel_button)
+        self._show(False)
+
+    def submit(self, job: Job) -> None:
+        job.progress.connect(self._progress)
+        job.finished.connect(self._finished)
+        self.queue.append(job)
+        if self.current is None:
+            self._next()
+
+    def cancel(self) -> None:
+        """Cancel the running job and drop the waiting ones."""
+        self.queue.clear()
+        if self.current is not None:
+            self.current.cancel()
+            self.text.setText(f"{self.current.title}: stopping…")
+            self.cancel_button.setEnabled(False)
+
+    def busy(self) -> bool:
+        return self.current is not None
+
+    def _next(self) -> None:
+        if not self.queue:
+            self.current = None
+            self._show(False)
+            self.idle.emit()
+            return
+        self.current = self.queue.popleft()
+        self.text.setText(f"{self.current.title}…")
+        self.bar.setRange(0, 0)  # busy indicator until the job knows its total
+        self.cancel_button.setEnabled(True)
+        self._show(True)
+        self.current.start()
+
+    def _progress(self, p: Progress) -> None:
+        if self.current is None:
+            return
+        if p.total:
+            self.bar.setRange(0, p.total)
+            self.bar.setValue(p.done)
+            self.bar.setFormat(f"{p.done:,} / {p.total:,}")
+        else:
+            self.bar.setRange(0, 0)
+        if not self.current.cancelled:
+            self.text.setText(f"{self.current.title}: {p.message}" if p.message else self.current.title)
+
+    def _finished(self) -> None:
+        self._next()
+
+    def _show(self, visible: bool) -> None:
+        for widget in (self.text, self.bar, self.cancel_button):
+            widget.setVisible(visible)

@@ -1,0 +1,608 @@
+"""The main window: menus, the track table, the player, the status bar; wires views to the Project.
+
+Every command is a QAction defined in ``_build_actions`` (one place for texts and shortcuts); the
+menus, the toolbar, the class buttons and the keyboard-shortcuts help all show those actions.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.audio import SegmentSpec
+from ..core.demo import demo_sources
+from ..core.extraction import ScanReport, scan
+from ..core.labels_io import LabelFileError, export_labels, import_labels
+from ..core.library import is_playlist
+from ..core.project import Project
+from ..core.store import ProjectFileError
+from ..core.tasks import CancelToken, ProgressCallback
+from ..core.tracklist import TrackFilter
+from .classes_dialog import ClassesDialog
+from .job_status import JobStatus
+from .player import PlayerPanel
+from .track_table import TrackTableModel, TrackTableView
+from .welcome import WelcomePage
+from .workers import Job
+
+log = logging.getLogger(__name__)
+
+PROJECT_FILTER = "AudioID projects (*.audioid *.sqlite);;All files (*)"
+MAX_RECENT = 8
+TABLE_REFRESH_DURING_SCAN_S = 1.0
+
+
+class LabelCommand(QUndoCommand):
+    """Label tracks as one undoable step; undo deletes exactly the history rows this step added."""
+
+    def __init__(self, window: "MainWindow", track_ids: Sequence[int], class_name: Optional[str]) -> None:
+        what = class_name or "unlabelled"
+        super().__init__(f"label {len(track_ids)} track{'s' if len(track_ids) != 1 else ''} {what}")
+        self.window = window
+        self.track_ids = list(track_ids)
+        self.class_name = class_name
+        self.label_ids: list[int] = []
+
+    def redo(self) -> None:
+        self.label_ids = self.window.project.set_labels(self.track_ids, self.class_name, "human")
+        self.window.tracks_relabelled(self.track_ids)
+
+    def undo(self) -> None:
+        self.window.project.remove_labels(self.label_ids)
+        self.window.tracks_relabelled(self.track_ids)
+        self.window.table.select_track(self.track_ids[0])
+
+
+class SessionCounter:
+    """Labels given since the project was opened, and the pace."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: Optional[float] = None
+
+    def add(self, n: int) -> None:
+        self.first = self.first or time.monotonic()
+        self.count += n
+
+    def text(self) -> str:
+        if not self.count or self.first is None:
+            return "This session: nothing labelled yet"
+        minutes = max(time.monotonic() - self.first, 1.0) / 60
+        return f"This session: {self.count:,} labelled · {self.count / minutes:.1f} per minute"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self) -> None:
+        super().__init__()
+        self.settings = QSettings()
+        self.project: Optional[Project] = None
+        self.undo_stack = QUndoStack(self)
+        self.session = SessionCounter()
+        self.class_actions: list[QAction] = []
+        self._last_table_refresh = 0.0
+
+        self.model = TrackTableModel(self)
+        self.table = TrackTableView(self.model)
+        self.table.current_track_changed.connect(self._current_track_changed)
+        self.player = PlayerPanel()
+        self.player.next_requested.connect(lambda: self.table.step(+1))
+        self.player.previous_requested.connect(lambda: self.table.step(-1))
+
+        self.filter_text = QLineEdit()
+        self.filter_text.setPlaceholderText("Filter by path…  (Ctrl+F)")
+        self.filter_text.setClearButtonEnabled(True)
+        self._filter_timer = QTimer(self, singleShot=True, interval=200)
+        self._filter_timer.timeout.connect(self._apply_filter)
+        self.filter_text.textChanged.connect(lambda _: self._filter_timer.start())
+        self.quick_filter = QComboBox()
+        self.quick_filter.setMinimumWidth(160)
+        self.quick_filter.currentIndexChanged.connect(lambda _: self._apply_filter())
+        self.count_label = QLabel()
+
+        table_side = QWidget()
+        table_layout = QVBoxLayout(table_side)
+        table_layout.setContentsMargins(0, 0, 0, 0)
+        table_layout.addWidget(self.table)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(table_side)
+        self.splitter.addWidget(self.player)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+
+        self.welcome = WelcomePage()
+        self.welcome.new_requested.connect(self.new_project_dialog)
+        self.welcome.open_requested.connect(self.open_project_dialog)
+        self.welcome.demo_requested.connect(self.open_demo)
+        self.welcome.recent_requested.connect(lambda path: self.open_project(Path(path)))
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.welcome)
+        self.pages.addWidget(self.splitter)
+        self.setCentralWidget(self.pages)
+
+        self.session_label = QLabel()
+        self.jobs = JobStatus()
+        self.jobs.idle.connect(self.refresh_tracks)
+        self.statusBar().addWidget(self.session_label, 1)
+        self.statusBar().addWidget(self.count_label)
+        self.statusBar().addPermanentWidget(self.jobs)
+
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self.setAcceptDrops(True)
+        self.resize(1280, 780)
+        self._restore_settings()
+        self._show_project_state()
+
+    # -- actions, menus, toolbar ----------------------------------------------------------------
+
+    def _action(self, text: str, slot: Callable, shortcut: Optional[str | QKeySequence] = None,
+                tip: str = "", checkable: bool = False) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setStatusTip(tip)
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        self.addAction(action)  # shortcuts work wherever the focus is in the window
+        return action
+
+    def _build_actions(self) -> None:
+        a = self._action
+        self.act_new = a("&New Project…", self.new_project_dialog, QKeySequence.StandardKey.New)
+        self.act_open = a("&Open Project…", self.open_project_dialog, QKeySequence.StandardKey.Open)
+        self.act_add_folder = a("Add &Folder…", self.add_folder_dialog, "Ctrl+Shift+O",
+                                "Import a folder (with its sub-folders) and extract features")
+        self.act_add_playlist = a("Add &Playlist…", self.add_playlist_dialog, "Ctrl+Shift+P",
+                                  "Import m3u/m3u8/pls playlists and their tracks")
+        self.act_export_labels = a("&Export Labels…", self.export_labels_dialog, "Ctrl+E", "Write path,label CSV")
+        self.act_import_labels = a("&Import Labels…", self.import_labels_dialog, "Ctrl+I",
+                                   "Read labels from CSV (path,label) or the journal's JSON")
+        self.act_quit = a("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.act_undo = self.undo_stack.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcut(QKeySequence("Ctrl+Z"))
+        self.act_redo = self.undo_stack.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.addActions([self.act_undo, self.act_redo])
+        self.act_clear_label = a("&Clear Label", lambda: self.label_current(None), "Delete",
+                                 "Remove the playing track's label")
+        self.act_classes = a("C&lasses…", self.edit_classes, "Ctrl+Shift+K", "Names, keys, colours, genre text")
+        self.act_play = a("&Play / Pause", self.player.toggle, "Space")
+        self.act_next = a("&Next Track", lambda: self.table.step(+1), "Ctrl+Right")
+        self.act_previous = a("P&revious Track", lambda: self.table.step(-1), "Ctrl+Left")
+        self.act_whole = a("Play &Whole File", self._whole_file_toggled, "Ctrl+L",
+                           "Play the whole file instead of the analysed segment", checkable=True)
+        self.player.whole_file.toggled.connect(self.act_whole.setChecked)
+        self.act_auto_advance = a("&Auto-advance After Labeling", lambda: None, "Ctrl+Shift+A",
+                                  "After a label, go to the next track and play it", checkable=True)
+        self.act_auto_advance.setIconText("Auto-advance")
+        self.act_autoplay = a("Play on &Select", lambda: None, None, "Start playing a track when it is selected",
+                              checkable=True)
+        self.act_find = a("&Find…", lambda: (self.filter_text.setFocus(), self.filter_text.selectAll()), "Ctrl+F")
+        self.act_focus_table = a("Focus Track &List", lambda: self.table.setFocus(), "Escape")
+        self.act_shortcuts = a("&Keyboard Shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents)
+        self.act_about = a("&About", self.show_about)
+        self.project_actions = [self.act_add_folder, self.act_add_playlist, self.act_export_labels,
+                                self.act_import_labels, self.act_classes, self.act_clear_label]
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        file.addActions([self.act_new, self.act_open])
+        self.recent_menu = file.addMenu("Open &Recent")
+        file.addSeparator()
+        file.addActions([self.act_add_folder, self.act_add_playlist])
+        file.addSeparator()
+        file.addActions([self.act_import_labels, self.act_export_labels])
+        file.addSeparator()
+        file.addAction(self.act_quit)
+        edit = bar.addMenu("&Edit")
+        edit.addActions([self.act_undo, self.act_redo])
+        edit.addSeparator()
+        self.label_menu = edit.addMenu("&Label As")
+        edit.addAction(self.act_clear_label)
+        edit.addSeparator()
+        edit.addActions([self.act_classes, self.act_find])
+        view = bar.addMenu("&View")
+        view.addActions([self.act_auto_advance, self.act_autoplay, self.act_whole])
+        playback = bar.addMenu("&Playback")
+        playback.addActions([self.act_play, self.act_previous, self.act_next])
+        help_menu = bar.addMenu("&Help")
+        help_menu.addActions([self.act_shortcuts, self.act_about])
+
+    def _build_toolbar(self) -> None:
+        toolbar = QToolBar("Main")
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setMovable(False)
+        toolbar.addActions([self.act_add_folder, self.act_add_playlist])
+        toolbar.addSeparator()
+        toolbar.addWidget(QLabel(" Show "))
+        toolbar.addWidget(self.quick_filter)
+        toolbar.addWidget(QLabel("  "))
+        toolbar.addWidget(self.filter_text)
+        toolbar.addSeparator()
+        toolbar.addAction(self.act_auto_advance)
+        self.addToolBar(toolbar)
+        self.toolbar = toolbar
+
+    def _rebuild_class_actions(self) -> None:
+        for action in self.class_actions:
+            self.removeAction(action)
+            action.deleteLater()
+        self.label_menu.clear()
+        self.class_actions = []
+        if self.project is None:
+            return
+        classes = self.project.classes()
+        for c in classes:
+            text = f"{c.name}  ({c.key})" if c.key else c.name
+            action = self._action(text, lambda _=False, name=c.name: self.label_current(name), c.key,
+                                  f"Label the playing track {c.name}")
+            action.setData(c.name)
+            self.class_actions.append(action)
+        self.label_menu.addActions(self.class_actions)
+        colors = {c.name: c.color for c in classes}
+        self.player.set_label_actions(self.class_actions, colors)
+        self.model.set_class_colors(colors)
+
+    def _rebuild_quick_filters(self) -> None:
+        current = self.quick_filter.currentData()
+        self.quick_filter.blockSignals(True)
+        self.quick_filter.clear()
+        self.quick_filter.addItem("All tracks", ("all", None))
+        self.quick_filter.addItem("Unlabelled", ("unlabelled", None))
+        self.quick_filter.addItem("Failed", ("failed", None))
+        if self.project is not None:
+            for c in self.project.classes():
+                self.quick_filter.addItem(f"Label: {c.name}", ("class", c.name))
+            for name in self.project.playlists():
+                self.quick_filter.addItem(f"Playlist: {name}", ("playlist", name))
+        index = self.quick_filter.findData(current)
+        self.quick_filter.setCurrentIndex(max(0, index))
+        self.quick_filter.blockSignals(False)
+
+    # -- projects -------------------------------------------------------------------------------
+
+    def open_initial_project(self, path: Optional[Path]) -> None:
+        """The project named on the command line (created if new), else the last one used."""
+        if path is not None:
+            self.open_project(path, create=True)
+            return
+        last = self.settings.value("lastProject", "", str)
+        if last and Path(last).exists():
+            self.open_project(Path(last))
+
+    def open_project(self, path: Path, create: bool = False) -> bool:
+        if self.project is not None and self.project.path.resolve() == path.resolve():
+            return True
+        try:
+            project = Project(path, create=create, writer=True)
+        except ProjectFileError as exc:
+            QMessageBox.critical(self, "Cannot open the project", str(exc))
+            return False
+        self.close_project()
+        self.project = project
+        self.session = SessionCounter()
+        self.undo_stack.clear()
+        self.model.set_project(project)
+        self._rebuild_class_actions()
+        self._rebuild_quick_filters()
+        self._remember_recent(path)
+        self._show_project_state()
+        if self.model.rowCount():
+            self.table.select_row(0)
+        return True
+
+    def close_project(self) -> None:
+        self.jobs.cancel()
+        self.player.stop()
+        self.undo_stack.clear()
+        if self.project is not None:
+            self.project.close()
+            self.project = None
+        self.model.set_project(None)
+        self._rebuild_class_actions()
+        self._show_project_state()
+
+    def _show_project_state(self) -> None:
+        has_project = self.project is not None
+        self.pages.setCurrentWidget(self.splitter if has_project else self.welcome)
+        for action in self.project_actions:
+            action.setEnabled(has_project)
+        self.toolbar.setVisible(has_project)
+        title = "AudioID Labeler"
+        self.setWindowTitle(f"{self.project.path.name} — {title}" if has_project else title)
+        self.welcome.set_recent(self._recent())
+        self._rebuild_recent_menu()
+        self._update_counts()
+
+    def _recent(self) -> list[str]:
+        value = self.settings.value("recentProjects", [], list) or []
+        return [p for p in value if isinstance(p, str) and Path(p).exists()]
+
+    def _remember_recent(self, path: Path) -> None:
+        absolute = str(path.resolve())
+        recent = [absolute, *[p for p in self._recent() if p != absolute]][:MAX_RECENT]
+        self.settings.setValue("recentProjects", recent)
+        self.settings.setValue("lastProject", absolute)
+
+    def _rebuild_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self._recent():
+            self.recent_menu.addAction(path, lambda p=path: self.open_project(Path(p)))
+        self.recent_menu.setEnabled(bool(self.recent_menu.actions()))
+
+    def new_project_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "New project", str(Path.home() / "labels.audioid"), PROJECT_FILTER)
+        if path:
+            path_obj = Path(path) if Path(path).suffix else Path(path + ".audioid")
+            self.open_project(path_obj, create=True)
+
+    def open_project_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", str(Path.home()), PROJECT_FILTER)
+        if path:
+            self.open_project(Path(path))
+
+    def open_demo(self) -> None:
+        folder = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
+        folder.mkdir(parents=True, exist_ok=True)
+        if self.open_project(folder / "demo.audioid", create=True):
+            self.start_scan(demo_sources(), "Building the demo project")
+
+    # -- importing ------------------------------------------------------------------------------
+
+    def add_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of audio files", self._last_dir())
+        if folder:
+            self._remember_dir(folder)
+            self.start_scan([Path(folder)])
+
+    def add_playlist_dialog(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add playlists", self._last_dir(),
+                                                "Playlists (*.m3u *.m3u8 *.pls);;All files (*)")
+        if paths:
+            self._remember_dir(str(Path(paths[0]).parent))
+            self.start_scan([Path(p) for p in paths])
+
+    def _last_dir(self) -> str:
+        return self.settings.value("lastImportDir", str(Path.home()), str)
+
+    def _remember_dir(self, folder: str) -> None:
+        self.settings.setValue("lastImportDir", folder)
+
+    def start_scan(self, sources: Sequence[Path], title: str = "Importing") -> None:
+        """Import and extract in the background; the table fills as tracks arrive."""
+        if self.project is None:
+            return
+        project_path = self.project.path
+
+        def task(progress: ProgressCallback, cancel: CancelToken) -> ScanReport:
+            with Project(project_path) as worker_project:  # this thread's own connection
+                return scan(worker_project, sources, progress=progress, cancel=cancel)
+
+        job = Job(title, task)
+        job.progress.connect(self._scan_progress)
+        job.succeeded.connect(self._scan_done)
+        job.failed.connect(self._scan_failed)
+        self.jobs.submit(job)
+
+    def _scan_failed(self, message: str) -> None:
+        self.refresh_tracks()
+        QMessageBox.warning(self, "Import failed", message)
+
+    def _scan_progress(self, _progress: object) -> None:
+        now = time.monotonic()
+        if now - self._last_table_refresh >= TABLE_REFRESH_DURING_SCAN_S:
+            self._last_table_refresh = now
+            self.refresh_tracks()
+
+    def _scan_done(self, report: ScanReport) -> None:
+        self.refresh_tracks()
+        self._rebuild_quick_filters()
+        imported, extracted = report.imported, report.extracted
+        problems = len(imported.errors) + extracted.failed
+        text = (f"Imported {imported.added:,} new tracks; features for {extracted.extracted:,}"
+                + (f"; {problems:,} problems (Show: Failed)" if problems else "")
+                + ("; stopped early — add the folder again to resume" if extracted.cancelled else ""))
+        self.statusBar().showMessage(text, 15000)
+        if self.table.current_track_id() is None and self.model.rowCount():
+            self.table.select_row(0)
+
+    def refresh_tracks(self) -> None:
+        if self.project is None:
+            return
+        self.model.refresh()
+        self._update_counts()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if not paths:
+            return
+        if self.project is None:
+            projects = [p for p in paths if p.suffix in (".audioid", ".sqlite")]
+            if projects:
+                self.open_project(projects[0])
+            else:
+                QMessageBox.information(self, "No project open", "Open or create a project first, then drop "
+                                        "folders and playlists on the window to import them.")
+            return
+        event.acceptProposedAction()
+        kinds = "playlists" if all(is_playlist(p) for p in paths) else "files"
+        self.start_scan(paths, f"Importing dropped {kinds}")
+
+    # -- labeling -------------------------------------------------------------------------------
+
+    def label_current(self, class_name: Optional[str]) -> None:
+        """Label the track that is showing, at once, then (auto-advance) play the next one.
+
+        The track is read from the table at the moment of the key press, and the advance is
+        synchronous, so keys pressed faster than playback starts each land on their own track.
+        """
+        track_id = self.table.current_track_id()
+        if self.project is None or track_id is None:
+            return
+        self.undo_stack.push(LabelCommand(self, [track_id], class_name))
+        if class_name is not None:
+            self.session.add(1)
+        self.session_label.setText(self.session.text())
+        if self.act_auto_advance.isChecked() and class_name is not None:
+            if not self.table.step(+1):
+                self.statusBar().showMessage("That was the last track of the list.", 5000)
+
+    def tracks_relabelled(self, track_ids: Sequence[int]) -> None:
+        self.model.refresh_tracks(track_ids)
+        current = self.table.current_track_id()
+        if current in track_ids:
+            row = self.model.track(self.model.row_of(current))
+            if row is not None:
+                self.player.show_label(row)
+        self._update_counts()
+
+    def _current_track_changed(self, track_id: Optional[int]) -> None:
+        if self.project is None or track_id is None:
+            self.player.load(None, SegmentSpec())
+            return
+        row = self.model.track(self.model.row_of(track_id))
+        self.player.load(row, self.project.segment, autoplay=self.act_autoplay.isChecked())
+
+    def edit_classes(self) -> None:
+        if self.project is None:
+            return
+        if ClassesDialog(self.project, self).exec() == QDialog.DialogCode.Accepted:
+            self._rebuild_class_actions()
+            self._rebuild_quick_filters()
+            self.refresh_tracks()
+
+    def _apply_filter(self) -> None:
+        kind, value = self.quick_filter.currentData() or ("all", None)
+        flt = TrackFilter(
+            text=self.filter_text.text().strip(),
+            unlabelled=kind == "unlabelled",
+            failed=kind == "failed",
+            class_name=value if kind == "class" else None,
+            playlist=value if kind == "playlist" else None,
+        )
+        current = self.table.current_track_id()
+        self.model.set_filter(flt)
+        if not self.table.select_track(current) and self.model.rowCount():
+            self.table.select_row(0)
+        self._update_counts()
+
+    def _update_counts(self) -> None:
+        self.count_label.setText(f"{self.model.rowCount():,} tracks shown" if self.project else "")
+        self.session_label.setText(self.session.text() if self.project else "")
+
+    def _whole_file_toggled(self, checked: bool) -> None:
+        self.player.whole_file.setChecked(checked)
+
+    # -- labels in and out ----------------------------------------------------------------------
+
+    def export_labels_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export labels", str(Path.home() / "labels.csv"), "CSV (*.csv)")
+        if path and self.project is not None:
+            try:
+                n = export_labels(self.project, Path(path))
+            except OSError as exc:
+                QMessageBox.warning(self, "Labels not exported", f"Cannot write {path}: {exc.strerror or exc}")
+                return
+            self.statusBar().showMessage(f"Wrote {n:,} labels to {path}", 8000)
+
+    def import_labels_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import labels", self._last_dir(),
+                                              "Labels (*.csv *.json);;All files (*)")
+        if not path or self.project is None:
+            return
+        try:
+            result = import_labels(self.project, Path(path))
+        except LabelFileError as exc:
+            QMessageBox.warning(self, "Labels not imported", str(exc))
+            return
+        self.refresh_tracks()
+        lines = [f"Imported {result.imported:,} labels."]
+        if result.unknown_tracks:
+            lines.append(f"{len(result.unknown_tracks):,} entries name no track of this project.")
+        if result.ambiguous_tracks:
+            lines.append(f"{len(result.ambiguous_tracks):,} names match several tracks (give their paths).")
+        for label, n in result.unknown_classes.items():
+            lines.append(f"{n:,} rows use the unknown class {label!r}.")
+        QMessageBox.information(self, "Labels imported", "\n".join(lines))
+
+    # -- help -----------------------------------------------------------------------------------
+
+    def show_shortcuts(self) -> None:
+        actions = [a for a in self.actions() if not a.shortcut().isEmpty()]
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Keyboard shortcuts")
+        table = QTableWidget(len(actions), 2, dialog)
+        table.setHorizontalHeaderLabels(["Command", "Key"])
+        table.verticalHeader().hide()
+        table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for row, action in enumerate(actions):
+            table.setItem(row, 0, QTableWidgetItem(action.text().replace("&", "")))
+            table.setItem(row, 1, QTableWidgetItem(action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)))
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(table)
+        dialog.resize(440, 520)
+        dialog.exec()
+
+    def show_about(self) -> None:
+        from .. import __version__
+
+        QMessageBox.about(self, "About AudioID Labeler",
+                          f"<b>AudioID Labeler</b> {__version__}<br>Label thousands of short audio clips fast, "
+                          "then write the answer into their tags.")
+
+    # -- settings -------------------------------------------------------------------------------
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        splitter = self.settings.value("splitter")
+        if isinstance(splitter, QByteArray):
+            self.splitter.restoreState(splitter)
+        header = self.settings.value("tableHeader")
+        if isinstance(header, QByteArray):
+            self.table.horizontalHeader().restoreState(header)
+        self.act_auto_advance.setChecked(self.settings.value("autoAdvance", True, bool))
+        self.act_autoplay.setChecked(self.settings.value("autoplay", True, bool))
+        self.player.volume.setValue(self.settings.value("volume", 80, int))
+
+    def _save_settings(self) -> None:
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("splitter", self.splitter.saveState())
+        self.settings.setValue("tableHeader", self.table.horizontalHeader().saveState())
+        self.settings.setValue("autoAdvance", self.act_auto_advance.isChecked())
+        self.settings.setValue("autoplay", self.act_autoplay.isChecked())
+        self.settings.setValue("volume", self.player.volume.value())
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._save_settings()
+        self.close_project()
+        super().closeEvent(event)
