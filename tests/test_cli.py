@@ -74,3 +74,21 @@ def test_sample_playlists_point_at_the_bundled_clips() -> None:
             if line and not line.startswith("#"):
                 assert not Path(line).is_absolute()
                 assert (playlist.parent / line).is_file(), line
+
+
+def test_labels_round_trip_through_csv_and_the_journals_json(tmp_path: Path) -> None:
+    write_audio(tmp_path / "in" / "one.wav", tone(2))
+    write_audio(tmp_path / "in" / "two.wav", tone(2))
+    project = str(tmp_path / "p.audioid")
+    run_cli("scan", str(tmp_path / "in"), "--project", project, "--workers", "1")
+    (tmp_path / "journal.json").write_text('{"one.wav": "Music", "two.wav": "D", "gone.wav": "Music", "one.wav ": "Jazz"}')
+    done = run_cli("labels", "import", str(tmp_path / "journal.json"), "--project", project)
+    assert "Imported 2 labels" in done.stdout and "not in the project: gone.wav" in done.stdout
+    assert "unknown class 'Jazz'" in done.stdout
+    run_cli("labels", "export", str(tmp_path / "out.csv"), "--project", project)
+    rows = (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()
+    assert rows == ["path,label", f"{tmp_path / 'in' / 'one.wav'},Music", f"{tmp_path / 'in' / 'two.wav'},Dialogue"]
+    other = str(tmp_path / "q.audioid")
+    run_cli("scan", str(tmp_path / "in"), "--project", other, "--workers", "1")
+    assert "Imported 2 labels" in run_cli("labels", "import", str(tmp_path / "out.csv"), "--project", other).stdout
+    assert "Music     1" in run_cli("status", "--project", other).stdout

@@ -1,0 +1,42 @@
+"""Starting the app, and what survives when it dies."""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import REPO
+
+
+def test_kill_while_labeling_loses_no_acknowledged_label(demo_project: Path) -> None:
+    driver = subprocess.Popen(
+        [sys.executable, str(REPO / "tests" / "label_driver.py"), str(demo_project)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    acknowledged = []
+    for line in driver.stdout:
+        if line.startswith("ACK "):
+            acknowledged.append(line.split()[1:])
+        if len(acknowledged) >= 45:
+            break
+    os.kill(driver.pid, signal.SIGKILL)
+    driver.wait()
+    db = sqlite3.connect(demo_project)
+    names = {"M": "Music", "D": "Dialogue", "B": "Both"}
+    history = db.execute(
+        "SELECT l.track_id, c.name FROM labels l JOIN classes c ON c.id = l.class_id ORDER BY l.id"
+    ).fetchall()
+    assert len(history) >= len(acknowledged)
+    assert [(int(t), names[k]) for t, k in acknowledged] == history[: len(acknowledged)]
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_no_display_gives_instructions_not_a_traceback() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    done = subprocess.run([sys.executable, "-m", "audioid_gui"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "needs a display" in done.stderr and "xvfb-run" in done.stderr and "Traceback" not in done.stderr
