@@ -178,8 +178,8 @@ def probe(path: Path | str) -> AudioInfo:
         )
     try:
         sf_info = soundfile.info(str(path))
-    except Exception as exc:
-        reasons.append(f"libsndfile: {exc}")
+    except Exception:  # libsndfile's own words here are misleading ("possibly a pipe?")
+        reasons.append("libsndfile: unknown format")
         raise AudioError("probe", "not a readable audio file (" + "; ".join(reasons) + ")") from None
     return AudioInfo(
         duration=sf_info.duration if sf_info.duration > 0 else None,
