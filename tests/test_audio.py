@@ -17,7 +17,7 @@ from audioid_gui.core.audio import (
     probe,
 )
 
-from .conftest import ALL_FORMATS, SR, dominant_frequency, tone, two_part_signal, write_audio
+from .conftest import ALL_FORMATS, SR, dominant_frequency, tone, write_audio
 
 
 @pytest.mark.parametrize("fmt", ALL_FORMATS)
