@@ -281,6 +281,9 @@ class Project:
             )
         return name
 
+    def playlist_names(self) -> list[str]:
+        return [row[0] for row in self.db.execute("SELECT name FROM playlists ORDER BY name")]
+
     def playlists(self) -> dict[str, list[str]]:
         """Every playlist of the project with the paths of its tracks, in playlist order."""
         lists: dict[str, list[str]] = {}

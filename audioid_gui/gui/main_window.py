@@ -276,7 +276,7 @@ class MainWindow(QMainWindow):
         if self.project is not None:
             for c in self.project.classes():
                 self.quick_filter.addItem(f"Label: {c.name}", ("class", c.name))
-            for name in self.project.playlists():
+            for name in self.project.playlist_names():
                 self.quick_filter.addItem(f"Playlist: {name}", ("playlist", name))
         index = self.quick_filter.findData(current)
         self.quick_filter.setCurrentIndex(max(0, index))
