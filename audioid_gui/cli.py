@@ -3,6 +3,7 @@
     audioid scan FOLDER|PLAYLIST ... [--segment last:10] [--workers N]
     audioid status | errors | features --export FILE.csv | demo | export-clips --out DIR
     audioid labels export FILE.csv | labels import FILE.csv|FILE.json
+    audioid cluster [--method ward] [--k 3 | --height H] [--pca 0.8] [--export-m3u DIR] [--assign N=CLASS]
 
 ``--project`` defaults to ``$AUDIOID_PROJECT``, else ``audioid.sqlite`` in the current folder.
 """
@@ -20,13 +21,25 @@ from typing import Callable, Optional, Sequence, TextIO
 from . import __version__
 from .core.audio import SegmentSpec
 from .core.clips import CLIP_FORMATS, export_clips
+from .core.clustering import (
+    METHODS,
+    Cluster,
+    Clustering,
+    ClusteringError,
+    LabelState,
+    class_groups,
+    cluster_features,
+    cluster_groups,
+    cluster_stats,
+    export_playlists,
+)
 from .core.demo import demo_sources
 from .core.extraction import ExtractionReport, default_workers, run_extraction
 from .core.features import VERSION
 from .core.labels_io import LabelFileError, export_labels, import_labels
 from .core.project import FeatureTable, ImportReport, Project, default_project_path
 from .core.store import ProjectFileError
-from .core.tasks import CancelToken, Progress
+from .core.tasks import Cancelled, CancelToken, Progress
 
 log = logging.getLogger(__name__)
 
@@ -246,6 +259,71 @@ def cmd_labels(args: argparse.Namespace, project: Project) -> int:
     return 0
 
 
+def cmd_cluster(args: argparse.Namespace, project: Project) -> int:
+    token = CancelToken()
+    try:
+        with _CtrlC(token):
+            bar = ProgressBar(unit="merges")
+            clustering = cluster_features(project.feature_table(VERSION), args.method, args.pca,
+                                          progress=bar, cancel=token)
+            bar.close()
+    except ClusteringError as exc:
+        print(f"audioid: {exc}", file=sys.stderr)
+        return 2
+    except Cancelled:
+        return 130
+    clusters = clustering.cut(k=args.k) if args.height is None else clustering.cut(height=args.height)
+    classes = [c.name for c in project.classes()]
+    if args.assign:
+        status = _assign(project, clustering, clusters, args.assign, classes)
+        if status:
+            return status
+    labels = LabelState.of(clustering, project.track_labels(), classes)
+    _print_clusters(clustering, clusters, labels)
+    if args.export_m3u:
+        groups = class_groups(clusters, labels) if args.by_class else cluster_groups(clusters)
+        written = export_playlists(clustering, groups, Path(args.export_m3u))
+        print(f"Wrote {len(written)} playlists to {args.export_m3u}")
+    return 0
+
+
+def _assign(project: Project, clustering: Clustering, clusters: list[Cluster], assignments: list[str],
+            classes: list[str]) -> int:
+    """``N=CLASS``: label cluster N's tracks that nobody has decided yet (source: cluster)."""
+    labels = LabelState.of(clustering, project.track_labels(), classes)
+    for text in assignments:
+        number, _, class_name = text.partition("=")
+        if not number.strip().isdigit() or not 1 <= int(number) <= len(clusters) or class_name not in classes:
+            print(f"audioid: --assign {text!r}: give N=CLASS with N from 1 to {len(clusters)} and CLASS one of "
+                  f"{', '.join(classes)}", file=sys.stderr)
+            return 2
+        rows = clusters[int(number) - 1].rows
+        open_rows = rows[~labels.settled[rows]]
+        project.set_labels(clustering.track_ids[open_rows].tolist(), class_name, "cluster")
+        print(f"Cluster {int(number)}: labelled {len(open_rows):,} of its {len(rows):,} tracks {class_name}")
+    return 0
+
+
+def _print_clusters(clustering: Clustering, clusters: list[Cluster], labels: LabelState) -> None:
+    prepared = clustering.features
+    reduced = (f"; PCA: {prepared.components} components, {prepared.explained[prepared.components - 1]:.0%} "
+               "of the variance" if prepared.components else "")
+    print(f"{clustering.method.capitalize()} linkage over {len(clustering):,} tracks "
+          f"({prepared.data.shape[1]} dimensions{reduced}): {len(clusters)} clusters")
+    if prepared.excluded:
+        print(f"  left out {len(prepared.excluded):,} tracks whose features hold NaN or infinity, e.g. "
+              f"{prepared.excluded[0]}")
+    names = labels.classes
+    widths = [max(len(n), 5) for n in names]
+    print(f"{'#':>4} {'size':>7} {'labelled':>8}  " + "  ".join(f"{n:>{w}}" for n, w in zip(names, widths))
+          + f"  {'majority':<10} purity (95% interval)")
+    for c in clusters:
+        stats = cluster_stats(c.rows, labels)
+        counts = "  ".join(f"{stats.heard.get(n, 0):>{w}}" for n, w in zip(names, widths))
+        print(f"{c.number:>4} {stats.size:>7,} {stats.labelled:>8,}  {counts}  {stats.majority or '—':<10} "
+              f"{stats.purity_text()}")
+
+
 # -- parsing --------------------------------------------------------------------------------------
 
 
@@ -256,10 +334,10 @@ def _segment(text: str) -> SegmentSpec:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _workers(text: str) -> int:
+def _positive(text: str) -> int:
     n = int(text)
     if n < 1:
-        raise argparse.ArgumentTypeError("--workers must be at least 1")
+        raise argparse.ArgumentTypeError("must be at least 1")
     return n
 
 
@@ -280,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     extract_options = argparse.ArgumentParser(add_help=False)
     extract_options.add_argument("--segment", type=_segment, help="which part to analyse: last:10 (default), "
                                  "first:N, middle:N, at:OFFSET:N, whole; remembered by the project")
-    extract_options.add_argument("--workers", type=_workers, default=None,
+    extract_options.add_argument("--workers", type=_positive, default=None,
                                  help=f"processes for extraction (default: all cores, here {default_workers()})")
     extract_options.add_argument("--retry-failed", action="store_true",
                                  help="try again the files that failed before, even if unchanged")
@@ -311,6 +389,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", choices=["import", "human"], default="import",
                    help="what imported labels count as (default: import)")
     p.set_defaults(run=cmd_labels)
+    p = sub.add_parser("cluster", parents=[common], help="hierarchical clustering: cluster table, playlists, labels")
+    p.add_argument("--method", choices=METHODS, default="ward", help="linkage (default: ward)")
+    cut = p.add_mutually_exclusive_group()
+    cut.add_argument("--k", type=_positive, default=3, help="number of clusters (default: 3)")
+    cut.add_argument("--height", type=float, help="cut the tree at this merge height instead")
+    p.add_argument("--pca", type=float, help="keep principal components: a variance fraction (0.8) or a count (20)")
+    p.add_argument("--export-m3u", metavar="DIR", help="write one playlist per cluster to DIR")
+    p.add_argument("--by-class", action="store_true", help="with --export-m3u: one playlist per majority class")
+    p.add_argument("--assign", action="append", metavar="N=CLASS",
+                   help="label the undecided tracks of cluster N as CLASS (repeatable; undo with labels history)")
+    p.set_defaults(run=cmd_cluster)
     return parser
 
 
@@ -326,7 +415,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"audioid: no project at {path}. Create one with `audioid scan FOLDER --project {path}`.", file=sys.stderr)
         return 2
     try:
-        with Project(path, writer=args.command in WRITING_COMMANDS) as project:
+        writer = args.command in WRITING_COMMANDS or bool(getattr(args, "assign", None))
+        with Project(path, writer=writer) as project:
             return args.run(args, project)
     except ProjectFileError as exc:
         print(f"audioid: {exc}", file=sys.stderr)

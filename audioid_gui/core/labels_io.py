@@ -41,6 +41,10 @@ def export_labels(project: Project, path: Path) -> int:
     return len(labels)
 
 
+_HEADERS = {(first, second) for first in ("path", "file", "filename", "file name", "name", "track")
+            for second in ("label", "class", "genre", "category")}
+
+
 def read_label_file(path: Path) -> list[tuple[str, str]]:
     """(track as written, label) pairs from a CSV or JSON file."""
     try:
@@ -56,7 +60,7 @@ def read_label_file(path: Path) -> list[tuple[str, str]]:
             raise LabelFileError(f'{Path(path).name}: expected an object {{"file name": "label"}}')
         return [(str(k), str(v)) for k, v in data.items()]
     rows = [r for r in csv.reader(text.splitlines()) if r and any(cell.strip() for cell in r)]
-    if rows and [c.strip().lower() for c in rows[0][:2]] == ["path", "label"]:
+    if rows and len(rows[0]) >= 2 and (rows[0][0].strip().lower(), rows[0][1].strip().lower()) in _HEADERS:
         rows = rows[1:]
     bad = [r for r in rows if len(r) < 2]
     if bad:

@@ -499,6 +499,16 @@ class Project:
             "WHERE l.id = (SELECT max(id) FROM labels WHERE track_id = t.id) ORDER BY t.path"
         ))
 
+    def track_labels(self) -> dict[int, TrackLabel]:
+        """Track id → current class and where it came from, for every labelled track."""
+        return {
+            track_id: TrackLabel(name, source)
+            for track_id, name, source in self.db.execute(
+                "SELECT l.track_id, c.name, l.source FROM labels l JOIN classes c ON c.id = l.class_id "
+                "WHERE l.id IN (SELECT max(id) FROM labels GROUP BY track_id)"
+            )
+        }
+
     def track_paths(self) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT path FROM tracks ORDER BY path")]
 

@@ -41,6 +41,10 @@ class CancelToken:
         return self._event.is_set()
 
 
+class Cancelled(Exception):
+    """Raised by a job whose result is all or nothing (a clustering) when it is cancelled."""
+
+
 @dataclass(frozen=True)
 class ItemError:
     """One item that failed, kept as data so that the batch goes on and the user can see why."""

@@ -15,7 +15,7 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, Signal
 from threadpoolctl import threadpool_limits
 
-from ..core.tasks import CancelToken, Progress, ProgressCallback
+from ..core.tasks import Cancelled, CancelToken, Progress, ProgressCallback
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,8 @@ class Job(QObject):
     def _run(self) -> None:
         try:
             result = self.task(self._on_progress, self.token)
+        except Cancelled:  # the user asked for it: nothing to report
+            pass
         except Exception as exc:  # the task's bug must reach the user as a message, not kill a thread
             log.warning("%s failed: %s", self.title, exc)
             log.debug("%s", traceback.format_exc())
