@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -106,6 +107,49 @@ def demo_project(demo_template: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "demo.audioid"
     shutil.copy(demo_template, copy)
     return copy
+
+
+@pytest.fixture()
+def window(qtbot, qapp):
+    """The main window as a person starts it, with auto-advance on."""
+    import shiboken6
+
+    from audioid_gui.gui.main_window import MainWindow
+
+    qapp.setOrganizationName("AudioIDTests")
+    qapp.setApplicationName("labeling")
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    w.act_auto_advance.setChecked(True)
+    # Only the tests about playback play: a media back-end torn down mid-playback, forty times in
+    # a row, is more than the tests are about.
+    w.act_autoplay.setChecked(False)
+    yield w
+    if shiboken6.isValid(w):
+        stop_playback(w, qtbot)
+    if shiboken6.isValid(w):
+        w.close()
+
+
+def labels_in_file(project_file: Path) -> list[tuple[str, str | None, str]]:
+    """(file name, class, source) of every label row, oldest first, read straight from SQLite."""
+    db = sqlite3.connect(project_file)
+    rows = db.execute(
+        "SELECT t.path, c.name, l.source FROM labels l JOIN tracks t ON t.id = l.track_id "
+        "LEFT JOIN classes c ON c.id = l.class_id ORDER BY l.id"
+    ).fetchall()
+    db.close()
+    return [(Path(p).name, c, s) for p, c, s in rows]
+
+
+def stop_playback(w, qtbot) -> None:
+    """End a playback test with the player stopped: the media back-end is not torn down mid-song."""
+    from PySide6.QtMultimedia import QMediaPlayer
+
+    w.player.stop()
+    qtbot.waitUntil(lambda: w.player.media.playbackState() == QMediaPlayer.PlaybackState.StoppedState)
+    qtbot.wait(100)
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:

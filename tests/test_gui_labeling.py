@@ -5,7 +5,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-import shiboken6
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtMultimedia import QMediaPlayer
@@ -15,45 +14,7 @@ from audioid_gui.core.project import Project
 from audioid_gui.core.store import ProjectLockedError
 from audioid_gui.gui.main_window import MainWindow
 
-from .conftest import tone, write_audio
-
-
-@pytest.fixture()
-def window(qtbot, qapp: QApplication) -> MainWindow:
-    qapp.setOrganizationName("AudioIDTests")
-    qapp.setApplicationName("labeling")
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    w.act_auto_advance.setChecked(True)
-    # Only the tests about playback play: a media back-end torn down mid-playback, forty times in
-    # a row, is more than the tests are about.
-    w.act_autoplay.setChecked(False)
-    yield w
-    if shiboken6.isValid(w):
-        w.player.stop()
-        qtbot.waitUntil(lambda: w.player.media.playbackState() == QMediaPlayer.PlaybackState.StoppedState)
-    qtbot.wait(50)
-    if shiboken6.isValid(w):
-        w.close()
-
-
-def labels_in_file(project_file: Path) -> list[tuple[str, str | None, str]]:
-    """(file name, class, source) of every label row, oldest first, read straight from SQLite."""
-    db = sqlite3.connect(project_file)
-    rows = db.execute(
-        "SELECT t.path, c.name, l.source FROM labels l JOIN tracks t ON t.id = l.track_id "
-        "LEFT JOIN classes c ON c.id = l.class_id ORDER BY l.id"
-    ).fetchall()
-    db.close()
-    return [(Path(p).name, c, s) for p, c, s in rows]
-
-
-def stop_playback(w: MainWindow, qtbot) -> None:
-    """End a playback test with the player stopped: the media back-end is not torn down mid-song."""
-    w.player.stop()
-    qtbot.waitUntil(lambda: w.player.media.playbackState() == QMediaPlayer.PlaybackState.StoppedState)
-    qtbot.wait(100)
+from .conftest import labels_in_file, stop_playback, tone, write_audio
 
 
 def names_in_view(w: MainWindow, n: int) -> list[str]:

@@ -425,6 +425,40 @@ def cluster_features(table: FeatureTable, method: str = "ward", pca: Optional[fl
     return Clustering(prepare(table, pca), method, seed, progress=progress, cancel=cancel, **limits)
 
 
+@dataclass(frozen=True)
+class Branch:
+    """One drawn branch of a truncated dendrogram: up from a node to its parent's height, then
+    across to the parent's position."""
+
+    node: int  # top-tree node id
+    x: float
+    bottom: float  # the node's height; 0 for the clusters drawn as leaves
+    top: float  # the parent's height (the node's own for the root)
+    parent_x: float
+    is_leaf: bool
+
+
+def dendrogram_branches(clustering: Clustering, shown: int) -> list[Branch]:
+    """The top ``shown`` clusters as leaves at x = 0, 1, … (left to right) and every merge above
+    them, parents after children.  Drawing this costs O(shown), whatever the number of tracks."""
+    leaves = clustering.cut(k=shown)
+    m = clustering.tree.n_leaves
+    first_merge = m - len(leaves)
+    x = {c.ref[0]: float(i) for i, c in enumerate(leaves)}
+    y = {c.ref[0]: 0.0 for c in leaves}
+    parent: dict[int, int] = {}
+    for step in range(first_merge, m - 1):
+        a, b, height = int(clustering.linkage[step, 0]), int(clustering.linkage[step, 1]), clustering.linkage[step, 2]
+        node = m + step
+        x[node], y[node] = (x[a] + x[b]) / 2, float(height)
+        parent[a] = parent[b] = node
+    return [
+        Branch(node, x[node], y[node], y[parent[node]] if node in parent else y[node],
+               x[parent[node]] if node in parent else x[node], node < m + first_merge)
+        for node in x
+    ]
+
+
 # -- labels and statistics ------------------------------------------------------------------------
 
 
@@ -597,15 +631,19 @@ class GuidedLabeling:
 # -- playlists ------------------------------------------------------------------------------------
 
 
+def write_playlist(clustering: Clustering, rows: np.ndarray, path: Path) -> int:
+    """One m3u8 of the given rows' tracks; returns the number of entries."""
+    return write_m3u(Path(path), (PlaylistEntry(Path(clustering.features.paths[r])) for r in rows))
+
+
 def export_playlists(clustering: Clustering, groups: Mapping[str, np.ndarray], folder: Path) -> list[Path]:
     """Write one m3u8 per named group of rows (a cluster, or every cluster of one class)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, rows in groups.items():
-        path = folder / f"{_file_name(name)}.m3u8"
-        write_m3u(path, (PlaylistEntry(Path(clustering.features.paths[r])) for r in rows))
-        written.append(path)
+        written.append(folder / f"{_file_name(name)}.m3u8")
+        write_playlist(clustering, rows, written[-1])
     return written
 
 

@@ -35,6 +35,7 @@ class TrackFilter:
     """What the table shows: a text that the path must contain, and at most one quick filter."""
 
     text: str = ""
+    ids: Optional[frozenset[int]] = None  # a chosen set: a cluster, a sample to listen to
     unlabelled: bool = False
     class_name: Optional[str] = None
     playlist: Optional[str] = None
@@ -81,6 +82,9 @@ def track_ids(project: Project, flt: TrackFilter = TrackFilter(), sort: Optional
     if flt.class_name is not None:
         where.append("c.name = ?")
         params.append(flt.class_name)
+    if flt.ids is not None:
+        where.append("t.id IN (SELECT value FROM json_each(?))")
+        params.append(json.dumps(sorted(flt.ids)))
     if flt.failed:
         where.append("EXISTS (SELECT 1 FROM errors e WHERE e.track_id = t.id)")
     if flt.playlist is not None:

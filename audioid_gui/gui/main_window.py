@@ -15,6 +15,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKe
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
+    QDockWidget,
     QFileDialog,
     QHeaderView,
     QLabel,
@@ -40,6 +41,7 @@ from ..core.store import ProjectFileError
 from ..core.tasks import CancelToken, ProgressCallback
 from ..core.tracklist import TrackFilter
 from .classes_dialog import ClassesDialog
+from .cluster_view import ClusterPanel
 from .job_status import JobStatus
 from .player import PlayerPanel
 from .track_table import TrackTableModel, TrackTableView
@@ -56,16 +58,19 @@ TABLE_REFRESH_DURING_SCAN_S = 1.0
 class LabelCommand(QUndoCommand):
     """Label tracks as one undoable step; undo deletes exactly the history rows this step added."""
 
-    def __init__(self, window: "MainWindow", track_ids: Sequence[int], class_name: Optional[str]) -> None:
+    def __init__(self, window: "MainWindow", track_ids: Sequence[int], class_name: Optional[str],
+                 source: str = "human") -> None:
         what = class_name or "unlabelled"
-        super().__init__(f"label {len(track_ids)} track{'s' if len(track_ids) != 1 else ''} {what}")
+        super().__init__(f"label {len(track_ids):,} track{'s' if len(track_ids) != 1 else ''} {what}"
+                         + (f" ({source})" if source != "human" else ""))
         self.window = window
         self.track_ids = list(track_ids)
         self.class_name = class_name
+        self.source = source
         self.label_ids: list[int] = []
 
     def redo(self) -> None:
-        self.label_ids = self.window.project.set_labels(self.track_ids, self.class_name, "human")
+        self.label_ids = self.window.project.set_labels(self.track_ids, self.class_name, self.source)
         self.window.tracks_relabelled(self.track_ids)
 
     def undo(self) -> None:
@@ -147,6 +152,17 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.count_label)
         self.statusBar().addPermanentWidget(self.jobs)
 
+        self.clusters = ClusterPanel(self.jobs)
+        self.clusters.show_tracks.connect(self.show_track_set)
+        self.clusters.label_tracks.connect(self.label_cluster)
+        self.clusters_dock = QDockWidget("Clusters", self)
+        self.clusters_dock.setObjectName("clustersDock")
+        self.clusters_dock.setWidget(self.clusters)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.clusters_dock)
+        self.clusters_dock.hide()
+        self._track_set: Optional[tuple[str, frozenset[int]]] = None  # the chosen tracks filter
+        self._play_chosen = False
+
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
@@ -201,10 +217,24 @@ class MainWindow(QMainWindow):
                               checkable=True)
         self.act_find = a("&Find…", lambda: (self.filter_text.setFocus(), self.filter_text.selectAll()), "Ctrl+F")
         self.act_focus_table = a("Focus Track &List", lambda: self.table.setFocus(), "Escape")
+        self.act_show_clusters = self.clusters_dock.toggleViewAction()
+        self.act_show_clusters.setText("Show &Clusters Panel")
+        self.act_show_clusters.setShortcut(QKeySequence("Ctrl+K"))
+        self.addAction(self.act_show_clusters)
+        self.act_cluster = a("&Cluster Tracks", self._cluster_now, "Ctrl+Shift+C",
+                             "Cluster every track with features (hierarchical, in the background)")
+        self.act_guided = a("&Guided Labeling", self._guided_toggled, "Ctrl+G",
+                            "Listen to samples of clusters and label whole clusters that agree", checkable=True)
+        self.clusters.guide_button.toggled.connect(self.act_guided.setChecked)
+        self.act_accept_cluster = a("&Label Whole Cluster", self.clusters.accept_offer, "Ctrl+Return",
+                                    "Guided labeling: accept the offer to label the sampled cluster")
+        self.act_split_cluster = a("&Split Cluster Instead", self.clusters.decline_offer, "Ctrl+Shift+Return",
+                                   "Guided labeling: look inside the cluster instead of labeling it whole")
         self.act_shortcuts = a("&Keyboard Shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents)
         self.act_about = a("&About", self.show_about)
         self.project_actions = [self.act_add_folder, self.act_add_playlist, self.act_export_labels,
-                                self.act_import_labels, self.act_classes, self.act_clear_label]
+                                self.act_import_labels, self.act_classes, self.act_clear_label,
+                                self.act_show_clusters, self.act_cluster, self.act_guided]
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -226,6 +256,10 @@ class MainWindow(QMainWindow):
         edit.addActions([self.act_classes, self.act_find])
         view = bar.addMenu("&View")
         view.addActions([self.act_auto_advance, self.act_autoplay, self.act_whole])
+        clusters = bar.addMenu("&Clusters")
+        clusters.addActions([self.act_show_clusters, self.act_cluster])
+        clusters.addSeparator()
+        clusters.addActions([self.act_guided, self.act_accept_cluster, self.act_split_cluster])
         playback = bar.addMenu("&Playback")
         playback.addActions([self.act_play, self.act_previous, self.act_next])
         help_menu = bar.addMenu("&Help")
@@ -278,9 +312,16 @@ class MainWindow(QMainWindow):
                 self.quick_filter.addItem(f"Label: {c.name}", ("class", c.name))
             for name in self.project.playlist_names():
                 self.quick_filter.addItem(f"Playlist: {name}", ("playlist", name))
-        index = self.quick_filter.findData(current)
+        if self._track_set is not None:
+            title, ids = self._track_set
+            self.quick_filter.addItem(f"Chosen: {title} ({len(ids):,})", ("ids", title))
+        index = self._quick_filter_index(current)
         self.quick_filter.setCurrentIndex(max(0, index))
         self.quick_filter.blockSignals(False)
+
+    def _quick_filter_index(self, data: object) -> int:
+        """The item with this data (QComboBox.findData compares Python tuples by identity)."""
+        return next((i for i in range(self.quick_filter.count()) if self.quick_filter.itemData(i) == data), -1)
 
     # -- projects -------------------------------------------------------------------------------
 
@@ -306,15 +347,20 @@ class MainWindow(QMainWindow):
         self.session = SessionCounter()
         self.undo_stack.clear()
         self.model.set_project(project)
+        self._track_set = None
         self._rebuild_class_actions()
         self._rebuild_quick_filters()
+        self.clusters.set_project(project, {c.name: c.color for c in project.classes()})
         self._remember_recent(path)
+        self.clusters_dock.setVisible(self._clusters_visible)
         self._show_project_state()
         if self.model.rowCount():
             self.table.select_row(0)
         return True
 
     def close_project(self) -> None:
+        if self.project is not None:
+            self._clusters_visible = self.clusters_dock.isVisible()
         self.jobs.cancel()
         self.player.stop()
         self.undo_stack.clear()
@@ -322,12 +368,15 @@ class MainWindow(QMainWindow):
             self.project.close()
             self.project = None
         self.model.set_project(None)
+        self.clusters.set_project(None, {})
         self._rebuild_class_actions()
         self._show_project_state()
 
     def _show_project_state(self) -> None:
         has_project = self.project is not None
         self.pages.setCurrentWidget(self.splitter if has_project else self.welcome)
+        if not has_project:
+            self.clusters_dock.hide()
         for action in self.project_actions:
             action.setEnabled(has_project)
         self.toolbar.setVisible(has_project)
@@ -420,6 +469,8 @@ class MainWindow(QMainWindow):
     def _scan_done(self, report: ScanReport) -> None:
         self.refresh_tracks()
         self._rebuild_quick_filters()
+        if report.extracted.extracted:
+            self.clusters.features_changed()
         imported, extracted = report.imported, report.extracted
         problems = len(imported.errors) + extracted.failed
         text = (f"Imported {imported.added:,} new tracks; features for {extracted.extracted:,}"
@@ -474,7 +525,25 @@ class MainWindow(QMainWindow):
             if not self.table.step(+1):
                 self.statusBar().showMessage("That was the last track of the list.", 5000)
 
+    def label_cluster(self, track_ids: Sequence[int], class_name: str) -> None:
+        """Label many tracks on the word of a cluster (source: cluster), as one undoable step."""
+        if self.project is not None and track_ids:
+            self.undo_stack.push(LabelCommand(self, track_ids, class_name, "cluster"))
+            self.statusBar().showMessage(f"Labelled {len(track_ids):,} tracks {class_name} (Ctrl+Z undoes it)", 8000)
+
+    def show_track_set(self, title: str, ids: frozenset[int], play: bool = False) -> None:
+        """Show only these tracks in the table (a cluster, a sample), and play the first if asked."""
+        self._track_set = (title, ids)
+        self._play_chosen = play
+        self._rebuild_quick_filters()
+        self.quick_filter.setCurrentIndex(self._quick_filter_index(("ids", title)))
+        self._apply_filter()
+        if play and self.model.rowCount():
+            self.table.select_row(0)
+        self._play_chosen = False
+
     def tracks_relabelled(self, track_ids: Sequence[int]) -> None:
+        self.clusters.labels_changed()
         self.model.refresh_tracks(track_ids)
         current = self.table.current_track_id()
         if current in track_ids:
@@ -488,7 +557,7 @@ class MainWindow(QMainWindow):
             self.player.load(None, SegmentSpec())
             return
         row = self.model.track(self.model.row_of(track_id))
-        self.player.load(row, self.project.segment, autoplay=self.act_autoplay.isChecked())
+        self.player.load(row, self.project.segment, autoplay=self.act_autoplay.isChecked() or self._play_chosen)
 
     def edit_classes(self) -> None:
         if self.project is None:
@@ -496,26 +565,40 @@ class MainWindow(QMainWindow):
         if ClassesDialog(self.project, self).exec() == QDialog.DialogCode.Accepted:
             self._rebuild_class_actions()
             self._rebuild_quick_filters()
+            self.clusters.set_colors({c.name: c.color for c in self.project.classes()})
             self.refresh_tracks()
 
     def _apply_filter(self) -> None:
         kind, value = self.quick_filter.currentData() or ("all", None)
         flt = TrackFilter(
             text=self.filter_text.text().strip(),
+            ids=self._track_set[1] if kind == "ids" and self._track_set is not None else None,
             unlabelled=kind == "unlabelled",
             failed=kind == "failed",
             class_name=value if kind == "class" else None,
             playlist=value if kind == "playlist" else None,
         )
-        current = self.table.current_track_id()
+        current = None if self._play_chosen else self.table.current_track_id()
         self.model.set_filter(flt)
-        if not self.table.select_track(current) and self.model.rowCount():
+        if not self.table.select_track(current) and self.model.rowCount() and not self._play_chosen:
             self.table.select_row(0)
         self._update_counts()
 
     def _update_counts(self) -> None:
         self.count_label.setText(f"{self.model.rowCount():,} tracks shown" if self.project else "")
         self.session_label.setText(self.session.text() if self.project else "")
+
+    def _cluster_now(self) -> None:
+        self.clusters_dock.show()
+        self.clusters.recluster()
+
+    def _guided_toggled(self, on: bool) -> None:
+        self.clusters_dock.show()
+        if on != self.clusters.guide_button.isChecked():
+            self.clusters.guide_button.setChecked(on)
+        if on and not self.clusters.guide_button.isChecked():
+            self.act_guided.setChecked(False)
+            self.statusBar().showMessage("Cluster the tracks first (Ctrl+Shift+C), then start guided labeling.", 8000)
 
     def _whole_file_toggled(self, checked: bool) -> None:
         self.player.whole_file.setChecked(checked)
@@ -586,9 +669,13 @@ class MainWindow(QMainWindow):
         splitter = self.settings.value("splitter")
         if isinstance(splitter, QByteArray):
             self.splitter.restoreState(splitter)
+        state = self.settings.value("windowState")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
         header = self.settings.value("tableHeader")
         if isinstance(header, QByteArray):
             self.table.horizontalHeader().restoreState(header)
+        self._clusters_visible = self.settings.value("clustersVisible", False, bool)
         self.act_auto_advance.setChecked(self.settings.value("autoAdvance", True, bool))
         self.act_autoplay.setChecked(self.settings.value("autoplay", True, bool))
         self.player.volume.setValue(self.settings.value("volume", 80, int))
@@ -596,6 +683,10 @@ class MainWindow(QMainWindow):
     def _save_settings(self) -> None:
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("splitter", self.splitter.saveState())
+        self.settings.setValue("windowState", self.saveState())
+        self.settings.setValue("clustersVisible",
+                               self.clusters_dock.isVisible() if self.project else self._clusters_visible)
+        self.clusters.save_settings()
         self.settings.setValue("tableHeader", self.table.horizontalHeader().saveState())
         self.settings.setValue("autoAdvance", self.act_auto_advance.isChecked())
         self.settings.setValue("autoplay", self.act_autoplay.isChecked())

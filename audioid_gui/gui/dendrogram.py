@@ -1,0 +1,240 @@
+"""The dendrogram: the top of the cluster tree on a matplotlib canvas, with a cut line to drag.
+
+Branches are coloured by the majority class of the labels given by ear beneath them (grey where
+nobody has listened yet), leaves show how many tracks they hold.  Click a branch to select its
+tracks, right-click it for the cluster commands, drag the dashed line to cut the tree into more or
+fewer clusters; the toolbar zooms and pans, the mouse wheel zooms across.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Optional
+
+import numpy as np
+from matplotlib.backend_bases import MouseButton, MouseEvent
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from PySide6.QtCore import QPoint, Signal
+from PySide6.QtGui import QCursor
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+
+from ..core.clustering import Branch, Clustering, LabelState, Ref, dendrogram_branches
+
+UNHEARD = "#9aa0a6"
+# While a dock is being laid out the canvas can be momentarily tiny; matplotlib then skips the
+# layout for that frame and says so.  The next paint lays it out again.
+warnings.filterwarnings("ignore", message="constrained_layout not applied", category=UserWarning)
+GRAB_PIXELS = 6  # how close to the cut line a press must be to drag it
+
+
+class DendrogramView(QWidget):
+    cut_changed = Signal(int)  # the user dragged the cut line: this many clusters
+    branch_clicked = Signal(object)  # Ref
+    branch_menu = Signal(object, QPoint)  # Ref, global position for a context menu
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.figure = Figure(figsize=(6, 3), layout="constrained")
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setMinimumSize(240, 180)
+        self.axes = self.figure.add_subplot()
+        self.toolbar = NavigationToolbar2QT(self.canvas, self)
+        self.toolbar.setIconSize(self.toolbar.iconSize() * 0.8)
+        self.shown = QSpinBox()
+        self.shown.setRange(2, 200)
+        self.shown.setValue(40)
+        self.shown.setPrefix("Show top ")
+        self.shown.setSuffix(" clusters")
+        self.shown.setToolTip("How many clusters the dendrogram draws as leaves")
+        self.shown.valueChanged.connect(lambda _: self.redraw())
+        self.hint = QLabel("Drag the dashed line to cut; click a branch to select its tracks")
+        self.hint.setStyleSheet("color: palette(mid);")
+        controls = QHBoxLayout()
+        controls.setContentsMargins(0, 0, 0, 0)
+        controls.addWidget(self.toolbar)
+        controls.addStretch(1)
+        controls.addWidget(self.shown)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(controls)
+        layout.addWidget(self.canvas, 1)
+        layout.addWidget(self.hint)
+
+        self.clustering: Optional[Clustering] = None
+        self.labels: Optional[LabelState] = None
+        self.colors: dict[str, str] = {}
+        self.branches: list[Branch] = []
+        self.cut_k = 3
+        self.selected: Optional[int] = None
+        self._dragging = False
+        self._cut_line = None
+        self._cut_text = None
+        self.canvas.mpl_connect("button_press_event", self._pressed)
+        self.canvas.mpl_connect("motion_notify_event", self._moved)
+        self.canvas.mpl_connect("button_release_event", self._released)
+        self.canvas.mpl_connect("scroll_event", self._scrolled)
+        self.show_message("No clustering yet")
+
+    # -- content --------------------------------------------------------------------------------
+
+    def set_clustering(self, clustering: Optional[Clustering], labels: Optional[LabelState],
+                       colors: dict[str, str], cut_k: int) -> None:
+        self.clustering, self.labels, self.colors = clustering, labels, colors
+        self.cut_k, self.selected = cut_k, None
+        self.redraw()
+
+    def set_labels(self, labels: LabelState) -> None:
+        self.labels = labels
+        self.redraw(keep_view=True)
+
+    def set_cut(self, k: int) -> None:
+        self.cut_k = k
+        self._place_cut_line()
+        self.canvas.draw_idle()
+
+    def select(self, node: Optional[int]) -> None:
+        """Highlight the branch of this top-tree node (None: no highlight)."""
+        self.selected = node
+        self.redraw(keep_view=True)
+
+    def show_message(self, text: str) -> None:
+        """An empty plot with one line of text: no clustering yet, or why it failed."""
+        self.axes.clear()
+        self.axes.set_axis_off()
+        self.axes.text(0.5, 0.5, text, ha="center", va="center", color=UNHEARD, transform=self.axes.transAxes)
+        self._cut_line = self._cut_text = None
+        self.canvas.draw_idle()
+
+    def redraw(self, keep_view: bool = False) -> None:
+        if self.clustering is None:
+            self.show_message("No clustering yet: press Cluster")
+            return
+        limits = (self.axes.get_xlim(), self.axes.get_ylim()) if keep_view else None
+        ax = self.axes
+        ax.clear()
+        ax.set_axis_on()
+        self.branches = dendrogram_branches(self.clustering, self.shown.value())
+        colors = self._branch_colors()
+        segments, widths = [], []
+        for branch in self.branches:
+            segments.append([(branch.x, branch.bottom), (branch.x, branch.top), (branch.parent_x, branch.top)])
+            widths.append(3.2 if branch.node == self.selected else 1.4)
+        ax.add_collection(LineCollection(segments, colors=colors, linewidths=widths, capstyle="round"))
+        leaves = sorted((b for b in self.branches if b.is_leaf), key=lambda b: b.x)
+        ax.set_xticks([b.x for b in leaves])
+        ax.set_xticklabels([f"{self.clustering.size((b.node,)):,}" for b in leaves], rotation=90, fontsize=7)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.set_ylabel(f"{self.clustering.method} distance", fontsize=8)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        top = max(b.top for b in self.branches) if self.branches else 1.0
+        ax.set_xlim(-0.8, len(leaves) - 0.2)
+        ax.set_ylim(0, top * 1.05 or 1.0)
+        if limits is not None and limits[0] != (0.0, 1.0):
+            ax.set_xlim(limits[0])
+            ax.set_ylim(limits[1])
+        self._cut_line = ax.axhline(0, color="#c0392b", linestyle="--", linewidth=1.2)
+        self._cut_text = ax.text(1.0, 0, "", transform=ax.get_yaxis_transform(), ha="right", va="bottom",
+                                 color="#c0392b", fontsize=8)
+        self._place_cut_line()
+        self.canvas.draw_idle()
+
+    def _branch_colors(self) -> list[str]:
+        assert self.clustering is not None
+        if self.labels is None:
+            return [UNHEARD] * len(self.branches)
+        counts = self.clustering.node_counts(self.labels.heard, len(self.labels.classes))
+        names = self.labels.classes
+        return [
+            self.colors.get(names[int(np.argmax(counts[b.node]))], UNHEARD) if counts[b.node].any() else UNHEARD
+            for b in self.branches
+        ]
+
+    def _cut_height(self, k: int) -> float:
+        """A height between the merges that a cut into k clusters keeps and undoes."""
+        assert self.clustering is not None
+        heights = np.sort(self.clustering.linkage[:, 2])
+        if not len(heights):
+            return 0.0
+        k = max(1, min(k, len(heights) + 1))
+        below = heights[-k] if k <= len(heights) else 0.0
+        above = heights[-k + 1] if k > 1 else heights[-1] * 1.04
+        return float((below + above) / 2)
+
+    def _place_cut_line(self) -> None:
+        if self._cut_line is None or self.clustering is None:
+            return
+        height = self._cut_height(self.cut_k)
+        self._cut_line.set_ydata([height, height])
+        self._cut_text.set_position((1.0, height))
+        self._cut_text.set_text(f"{self.cut_k} clusters ")
+
+    # -- mouse ----------------------------------------------------------------------------------
+
+    def _navigating(self) -> bool:
+        return bool(self.toolbar.mode)  # zoom or pan mode of the toolbar owns the mouse
+
+    def _near_cut_line(self, event: MouseEvent) -> bool:
+        if self._cut_line is None or event.y is None:
+            return False
+        line_y = self.axes.transData.transform((0, self._cut_line.get_ydata()[0]))[1]
+        return abs(event.y - line_y) <= GRAB_PIXELS * self.canvas.device_pixel_ratio
+
+    def _pressed(self, event: MouseEvent) -> None:
+        if self.clustering is None or self._navigating() or event.inaxes is not self.axes:
+            return
+        if event.button == MouseButton.LEFT and self._near_cut_line(event):
+            self._dragging = True
+            return
+        branch = self.branch_at(event.x, event.y)
+        if branch is None:
+            return
+        ref: Ref = (branch.node,)
+        if event.button == MouseButton.RIGHT:
+            self.branch_menu.emit(ref, QCursor.pos())
+        elif event.button == MouseButton.LEFT:
+            self.branch_clicked.emit(ref)
+
+    def _moved(self, event: MouseEvent) -> None:
+        if self._dragging and event.ydata is not None and self.clustering is not None:
+            self.cut_k = self.clustering.clusters_for_height(max(event.ydata, 0.0))
+            self._cut_line.set_ydata([event.ydata, event.ydata])
+            self._cut_text.set_position((1.0, event.ydata))
+            self._cut_text.set_text(f"{self.cut_k} clusters ")
+            self.canvas.draw_idle()
+
+    def _released(self, _event: MouseEvent) -> None:
+        if self._dragging:
+            self._dragging = False
+            self._place_cut_line()
+            self.canvas.draw_idle()
+            self.cut_changed.emit(self.cut_k)
+
+    def _scrolled(self, event: MouseEvent) -> None:
+        if event.inaxes is not self.axes or event.xdata is None:
+            return
+        factor = 0.8 if event.button == "up" else 1.25
+        left, right = self.axes.get_xlim()
+        self.axes.set_xlim(event.xdata - (event.xdata - left) * factor, event.xdata + (right - event.xdata) * factor)
+        self.canvas.draw_idle()
+
+    def branch_at(self, px: float, py: float) -> Optional[Branch]:
+        """The branch nearest to a point in canvas pixels (within a few pixels), if any."""
+        best, best_distance = None, 8.0 * self.canvas.device_pixel_ratio
+        to_pixels = self.axes.transData.transform
+        for branch in self.branches:
+            (x, bottom), (_, top), (parent_x, _) = to_pixels([(branch.x, branch.bottom), (branch.x, branch.top),
+                                                              (branch.parent_x, branch.top)])
+            vertical = abs(px - x) if bottom <= py <= top else np.inf
+            across = abs(py - top) if min(x, parent_x) <= px <= max(x, parent_x) else np.inf
+            distance = min(vertical, across)
+            if distance < best_distance:
+                best, best_distance = branch, distance
+        return best
+
+    def branch_position(self, node: int) -> tuple[float, float]:
+        """Canvas pixel position of the middle of a node's vertical line (for tests and tooltips)."""
+        branch = next(b for b in self.branches if b.node == node)
+        x, y = self.axes.transData.transform((branch.x, (branch.bottom + branch.top) / 2))
+        return float(x), float(y)
