@@ -23,12 +23,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.*=false")
 
 STARTED = time.perf_counter()
-from PySide6.QtCore import QElapsedTimer, Qt, QTimer  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from audioid_gui.core.demo import DEMO_AUDIO  # noqa: E402
 from audioid_gui.core.project import Project  # noqa: E402
+from heartbeat import heartbeat_stall  # noqa: E402  (bench/heartbeat.py)
 
 
 def build_project(folder: Path, n: int) -> Path:
@@ -47,31 +48,6 @@ def build_project(folder: Path, n: int) -> Path:
         project.db.executemany("INSERT INTO tracks(path, size, mtime, duration, added_at) VALUES (?,?,?,?,?)", rows)
         project.db.execute("COMMIT")
     return path
-
-
-def heartbeat_stall(app: QApplication, seconds: float, during=None) -> float:
-    """Longest gap between 10 ms timer ticks, in ms, while ``during`` (if any) runs."""
-    gaps: list[float] = []
-    clock = QElapsedTimer()
-    clock.start()
-    last = [clock.elapsed()]
-
-    def tick() -> None:
-        now = clock.elapsed()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer(interval=10)
-    timer.timeout.connect(tick)
-    timer.start()
-    if during is not None:
-        during()
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        app.processEvents()
-        time.sleep(0.001)
-    timer.stop()
-    return max(gaps) if gaps else 0.0
 
 
 def main() -> None:

@@ -202,6 +202,7 @@ class ClusterPanel(QWidget):
 
     def set_project(self, project: Optional[Project], colors: dict[str, str]) -> None:
         self.cancel_job()
+        self._job = None  # a result still on its way belongs to the project before
         self.project, self.colors = project, colors
         self.clustering = self.labels = None
         self.clusters = []
@@ -257,11 +258,15 @@ class ClusterPanel(QWidget):
             self._job.cancel()
 
     def _job_finished(self) -> None:
+        if self.sender() is not self._job:
+            return
+        if self._job.cancelled:
+            self.summary.setText("Clustering cancelled; press Cluster to run it again.")
         self._job = None
-        self.cluster_button.setEnabled(self.project is not None)
+        self._show_state()
 
     def _clustered(self, result: tuple[Clustering, float]) -> None:
-        if self.project is None:
+        if self.sender() is not self._job or self.project is None:
             return
         clustering, seconds = result
         self.stop_guided()
@@ -281,6 +286,8 @@ class ClusterPanel(QWidget):
         self._show_state()
 
     def _cluster_failed(self, message: str) -> None:
+        if self.sender() is not self._job:
+            return
         self.summary.setText(f"<span style='color:#c0392b'>{message}</span>")
         self.dendrogram.set_clustering(None, None, self.colors, self.k.value())
         self.dendrogram.show_message(message.split(": ", 1)[-1])
@@ -497,6 +504,7 @@ class ClusterPanel(QWidget):
         if self.guided is None or self.labels is None or self.clustering is None:
             return
         p = self.proposal = self.guided.propose(self.labels)
+        self._highlight(p.ref)
         where = f"{p.open_clusters:,} clusters with {p.open_tracks:,} undecided tracks left"
         if p.kind == "done":
             self.stop_guided()
@@ -520,6 +528,19 @@ class ClusterPanel(QWidget):
                 f"<span style='color:gray'>{where}</span>")
             self.accept_button.setText(f"Label {len(p.to_label):,} as {p.class_name}")
         self._show_state()
+
+    def _highlight(self, ref: Optional[Ref]) -> None:
+        """Mark the cluster the guided loop is on, in the dendrogram and in the table."""
+        node = ref[0] if ref is not None and len(ref) == 1 else None
+        if node != self.dendrogram.selected:
+            self.dendrogram.select(node)
+        row = next((i for i, c in enumerate(self.clusters) if c.ref == ref), None)
+        self.table.blockSignals(True)  # marking is not choosing: the sample stays in the track table
+        if row is None:
+            self.table.clearSelection()
+        else:
+            self.table.selectRow(row)
+        self.table.blockSignals(False)
 
     def accept_offer(self) -> None:
         p = self.proposal

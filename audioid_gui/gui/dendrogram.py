@@ -136,7 +136,8 @@ class DendrogramView(QWidget):
             ax.set_ylim(limits[1])
         self._cut_line = ax.axhline(0, color="#c0392b", linestyle="--", linewidth=1.2)
         self._cut_text = ax.text(1.0, 0, "", transform=ax.get_yaxis_transform(), ha="right", va="bottom",
-                                 color="#c0392b", fontsize=8)
+                                 color="#c0392b", fontsize=8,
+                                 bbox=dict(facecolor="white", edgecolor="none", alpha=0.85, pad=1))
         self._place_cut_line()
         self.canvas.draw_idle()
 
