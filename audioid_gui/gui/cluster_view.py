@@ -15,10 +15,13 @@ from typing import Callable, Optional
 import numpy as np
 from PySide6.QtCore import QPoint, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
+    QDialog,
     QDoubleSpinBox,
     QFileDialog,
     QGroupBox,
@@ -89,6 +92,9 @@ class ClusterPanel(QWidget):
         self.pca.setRange(50, 99)
         self.pca.setSuffix(" % of variance")
         self.use_pca.toggled.connect(self.pca.setEnabled)
+        self.variance_button = QPushButton("Variance…")
+        self.variance_button.setToolTip("How much of the variance the first principal components explain")
+        self.variance_button.clicked.connect(self.show_variance_curve)
         self.cluster_button = QPushButton("Cluster")
         self.cluster_button.setToolTip("Cluster every track with features (Ctrl+Shift+C)")
         self.cluster_button.clicked.connect(self.recluster)
@@ -99,6 +105,7 @@ class ClusterPanel(QWidget):
         controls.addWidget(self.method)
         controls.addWidget(self.use_pca)
         controls.addWidget(self.pca)
+        controls.addWidget(self.variance_button)
         controls.addWidget(self.cluster_button)
         controls.addWidget(self.summary, 1)
 
@@ -296,6 +303,30 @@ class ClusterPanel(QWidget):
         if self.project is None or self.clustering is None:
             return None
         return LabelState.of(self.clustering, self.project.track_labels(), [c.name for c in self.project.classes()])
+
+    def show_variance_curve(self) -> None:
+        """The explained-variance curve of the features, to choose how far PCA may reduce them."""
+        if self.clustering is None:
+            return
+        explained = self.clustering.features.explained
+        fraction = self.pca.value() / 100
+        needed = int(np.searchsorted(explained, fraction - 1e-9)) + 1
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Explained variance")
+        figure = Figure(figsize=(5, 3.2), layout="constrained")
+        axes = figure.add_subplot()
+        components = np.arange(1, len(explained) + 1)
+        axes.plot(components, explained * 100, marker=".", color="#2e86de")
+        axes.axhline(fraction * 100, color="#c0392b", linestyle="--", linewidth=1)
+        axes.axvline(needed, color="#c0392b", linestyle=":", linewidth=1)
+        axes.set_xlabel("principal components")
+        axes.set_ylabel("variance explained (%)")
+        axes.set_ylim(0, 101)
+        axes.set_title(f"{needed} of {len(explained)} components explain {fraction:.0%}", fontsize=10)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(FigureCanvasQTAgg(figure))
+        dialog.resize(560, 380)
+        dialog.exec()
 
     # -- labels ---------------------------------------------------------------------------------
 
@@ -560,6 +591,7 @@ class ClusterPanel(QWidget):
 
     def _show_state(self) -> None:
         ready = self.clustering is not None
+        self.variance_button.setEnabled(ready)
         self.cluster_button.setEnabled(self.project is not None and self._job is None)
         self.k.setEnabled(ready)
         self.export_button.setEnabled(ready)
