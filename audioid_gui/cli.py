@@ -4,6 +4,8 @@
     audioid status | errors | features --export FILE.csv | demo | export-clips --out DIR
     audioid labels export FILE.csv | labels import FILE.csv|FILE.json
     audioid cluster [--method ward] [--k 3 | --height H] [--pca 0.8] [--export-m3u DIR] [--assign N=CLASS]
+    audioid train [--fold Both=Music] | predict [--export-csv F] [--export-m3u DIR] | queue --n 20
+    audioid label PATH CLASS
 
 ``--project`` defaults to ``$AUDIOID_PROJECT``, else ``audioid.sqlite`` in the current folder.
 """
@@ -16,6 +18,8 @@ import signal
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 from typing import Callable, Optional, Sequence, TextIO
 
 from . import __version__
@@ -36,8 +40,22 @@ from .core.clustering import (
 from .core.demo import demo_sources
 from .core.extraction import ExtractionReport, default_workers, run_extraction
 from .core.features import VERSION
-from .core.labels_io import LabelFileError, export_labels, import_labels
+from .core.labels_io import LabelFileError, LabelMatcher, export_labels, import_labels
+from .core.learning import (
+    STRATEGIES,
+    ModelFileError,
+    Predictions,
+    Report,
+    TrainingError,
+    TrainingOptions,
+    evaluate_model,
+    load_model,
+    predict,
+    rank_queue,
+    retrain,
+)
 from .core.project import FeatureTable, ImportReport, Project, default_project_path
+from .core.playlists import PlaylistEntry, write_m3u
 from .core.store import ProjectFileError
 from .core.tasks import Cancelled, CancelToken, Progress
 
@@ -324,6 +342,145 @@ def _print_clusters(clustering: Clustering, clusters: list[Cluster], labels: Lab
               f"{stats.purity_text()}")
 
 
+def cmd_train(args: argparse.Namespace, project: Project) -> int:
+    options = TrainingOptions.of(project)
+    changes = {}
+    if args.fold is not None:
+        changes["grouping"] = dict(args.fold)
+    if args.cluster_weight is not None:
+        changes["cluster_weight"] = args.cluster_weight
+    if args.folds is not None:
+        changes["folds"] = args.folds
+    if changes:
+        options = TrainingOptions(**{**options.__dict__, **changes})
+        options.save(project)
+    token = CancelToken()
+    try:
+        with _CtrlC(token):
+            bar = ProgressBar(unit="steps")
+            result = retrain(project, options, progress=bar, cancel=token)
+            bar.close()
+            folded = ", ".join(f"{a} as {b}" for a, b in options.grouping.items())
+            print(f"Trained on {result.trained.n_labels:,} labels ("
+                  + ", ".join(f"{n:,} {c}" for c, n in result.trained.counts.items())
+                  + (f"; {folded}" if folded else "") + f") in {result.seconds:.1f} s; "
+                  f"predicted {len(result.predictions.track_ids):,} tracks")
+            for note in result.trained.notes:
+                print(f"  note: {note}")
+            if args.no_evaluate:
+                return 0
+            bar = ProgressBar(unit="folds")
+            evaluation = evaluate_model(project, result.model_id, options, progress=bar, cancel=token)
+            bar.close()
+    except TrainingError as exc:
+        print(f"audioid: {exc}", file=sys.stderr)
+        return 2
+    except Cancelled:
+        print("Stopped.", file=sys.stderr)
+        return 130
+    print(evaluation.text())
+    history = [(m.n_labels, Report.from_json(m.report).accuracy) for m in project.models() if m.report]
+    if len(history) > 1:
+        print("\nlearning curve: " + "  ".join(f"{n:,} labels {acc:.0%}" for n, acc in history[-8:]))
+    return 0
+
+
+def _stored_predictions(project: Project) -> Optional[Predictions]:
+    """Predictions for every track with features: stored ones, completed with the stored model
+    for tracks added since it was trained."""
+    stored = project.predictions()
+    model = project.latest_model()
+    table = project.feature_table(VERSION)
+    if model is not None and model.blob and (stored is None or len(stored.track_ids) < len(table.track_ids)):
+        trained = load_model(model.blob, model.classes, model.grouping)
+        fresh = predict(trained, table)
+        project.save_predictions(model.id, fresh.track_ids, fresh.classes, fresh.probabilities)
+        stored = project.predictions()
+    if stored is None:
+        return None
+    return Predictions(stored.track_ids, stored.classes, stored.probabilities, stored.model_id)
+
+
+def cmd_predict(args: argparse.Namespace, project: Project) -> int:
+    try:
+        predictions = _stored_predictions(project)
+    except ModelFileError as exc:
+        print(f"audioid: {exc}", file=sys.stderr)
+        return 2
+    if predictions is None:
+        print("audioid: no model yet; label some tracks and run `audioid train` first.", file=sys.stderr)
+        return 2
+    paths = dict(project.db.execute("SELECT id, path FROM tracks"))
+    predicted, confidence = predictions.predicted, predictions.confidence
+    sure = confidence >= args.min_confidence
+    print(f"{len(predictions.track_ids):,} tracks predicted by model {predictions.model_id}; "
+          f"{int(sure.sum()):,} with confidence >= {args.min_confidence:.0%}")
+    for name in predictions.classes:
+        print(f"  {name:<12}{int(np.sum(predicted == name)):>8,}   sure: {int(np.sum((predicted == name) & sure)):,}")
+    if args.export_csv:
+        with open(args.export_csv, "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(["path", "predicted", "confidence", *predictions.classes])
+            for track_id, name, conf, row in zip(predictions.track_ids.tolist(), predicted, confidence,
+                                                 predictions.probabilities):
+                writer.writerow([paths[track_id], name, f"{conf:.4f}", *(f"{p:.4f}" for p in row)])
+        print(f"Wrote {args.export_csv}")
+    if args.export_m3u:
+        folder = Path(args.export_m3u)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in predictions.classes:
+            chosen = predictions.track_ids[(predicted == name) & sure].tolist()
+            target = folder / f"predicted_{name}.m3u8"
+            write_m3u(target, (PlaylistEntry(Path(paths[t])) for t in chosen))
+            print(f"Wrote {target} ({len(chosen):,} tracks)")
+    return 0
+
+
+def cmd_queue(args: argparse.Namespace, project: Project) -> int:
+    try:
+        predictions = _stored_predictions(project)
+    except ModelFileError as exc:
+        print(f"audioid: {exc}", file=sys.stderr)
+        return 2
+    if predictions is None:
+        print("audioid: no model yet; label some tracks and run `audioid train` first.", file=sys.stderr)
+        return 2
+    heard = [t for t, label in project.track_labels().items() if label.source in ("human", "review", "import")]
+    features = project.feature_table(VERSION) if args.diverse else None
+    queue = rank_queue(predictions, heard, args.n, args.strategy, features)
+    paths = dict(project.db.execute("SELECT id, path FROM tracks"))
+    for i, entry in enumerate(queue, 1):
+        print(f"{i:>3}  {entry.predicted} {entry.confidence:.0%} / {entry.runner_up} "
+              f"{entry.runner_up_probability:.0%}  {paths[entry.track_id]}")
+    if not queue:
+        print("Nothing left to ask: every track with a prediction is labelled by ear.")
+    return 0
+
+
+def cmd_label(args: argparse.Namespace, project: Project) -> int:
+    matcher = LabelMatcher(project, Path.cwd())
+    class_name = matcher.class_name(args.label)
+    if class_name is None:
+        print(f"audioid: no class {args.label!r}; the project has: {', '.join(c.name for c in project.classes())}",
+              file=sys.stderr)
+        return 2
+    tracks = matcher.tracks(args.track)
+    if len(tracks) != 1:
+        why = "no track of the project" if not tracks else f"{len(tracks)} tracks; give the path"
+        print(f"audioid: {args.track!r} names {why}", file=sys.stderr)
+        return 2
+    project.set_label(tracks[0], class_name, args.source)
+    print(f"{args.track}: {class_name}")
+    return 0
+
+
+def _fold(text: str) -> tuple[str, str]:
+    source, _, target = text.partition("=")
+    if not source.strip() or not target.strip():
+        raise argparse.ArgumentTypeError("give CLASS=INTO, e.g. Both=Music")
+    return source.strip(), target.strip()
+
+
 # -- parsing --------------------------------------------------------------------------------------
 
 
@@ -400,10 +557,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--assign", action="append", metavar="N=CLASS",
                    help="label the undecided tracks of cluster N as CLASS (repeatable; undo with labels history)")
     p.set_defaults(run=cmd_cluster)
+
+    p = sub.add_parser("train", parents=[common], help="train the ensemble on the labels; print its report")
+    p.add_argument("--fold", type=_fold, action="append", metavar="CLASS=INTO",
+                   help="count CLASS as INTO (e.g. Both=Music: the journal's Music vs Dialogue); remembered")
+    p.add_argument("--no-fold", dest="fold", action="store_const", const=[], help="forget the folds")
+    p.add_argument("--cluster-weight", type=float, help="use labels from clusters with this weight (0: not at all)")
+    p.add_argument("--folds", type=_positive, help="cross-validation folds (default 5)")
+    p.add_argument("--no-evaluate", action="store_true", help="skip the cross-validated report")
+    p.set_defaults(run=cmd_train)
+    p = sub.add_parser("predict", parents=[common], help="the model's class for every track; export lists")
+    p.add_argument("--export-csv", metavar="FILE", help="path, predicted class, confidence, probability per class")
+    p.add_argument("--export-m3u", metavar="DIR", help="one playlist per predicted class (predicted_CLASS.m3u8)")
+    p.add_argument("--min-confidence", type=float, default=0.0, help="only tracks predicted at least this sure")
+    p.set_defaults(run=cmd_predict)
+    p = sub.add_parser("queue", parents=[common], help="the tracks the model is least sure about: label these next")
+    p.add_argument("--n", type=_positive, default=20)
+    p.add_argument("--strategy", choices=STRATEGIES, default="margin")
+    p.add_argument("--diverse", action="store_true", help="spread the batch over different-sounding tracks")
+    p.set_defaults(run=cmd_queue)
+    p = sub.add_parser("label", parents=[common], help="label one track")
+    p.add_argument("track", help="its path, or its file name if that is unique")
+    p.add_argument("label", help="a class name or its key")
+    p.add_argument("--source", choices=["human", "review"], default="human")
+    p.set_defaults(run=cmd_label)
     return parser
 
 
-WRITING_COMMANDS = {"scan", "demo", "labels"}
+WRITING_COMMANDS = {"scan", "demo", "labels", "train", "predict", "queue", "label"}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -12,6 +12,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 from .library import canonical_path
 from .project import Project
@@ -68,32 +69,45 @@ def read_label_file(path: Path) -> list[tuple[str, str]]:
     return [(r[0].strip(), r[1].strip()) for r in rows]
 
 
+class LabelMatcher:
+    """Finds tracks and classes as people write them: a path (absolute, or relative to ``base``)
+    else a file name; a class name or its key, in any case."""
+
+    def __init__(self, project: Project, base: Path) -> None:
+        self.base = base
+        self.by_path = {p: i for i, p in project.db.execute("SELECT id, path FROM tracks")}
+        self.by_name: dict[str, list[int]] = {}
+        for track_path, track_id in self.by_path.items():
+            self.by_name.setdefault(os.path.basename(track_path), []).append(track_id)
+        self.classes: dict[str, str] = {}
+        for c in project.classes():
+            self.classes[c.name.lower()] = c.name
+            if c.key:
+                self.classes.setdefault(c.key.lower(), c.name)
+
+    def tracks(self, written: str) -> list[int]:
+        """Every track the text may mean: one, none, or several (a file name used twice)."""
+        candidate = str(canonical_path(written if os.path.isabs(written) else self.base / written))
+        if candidate in self.by_path:
+            return [self.by_path[candidate]]
+        return self.by_name.get(os.path.basename(written.replace("\\", "/")), [])
+
+    def class_name(self, written: str) -> Optional[str]:
+        return self.classes.get(written.strip().lower())
+
+
 def import_labels(project: Project, path: Path, source: str = "import") -> LabelImport:
     """Apply a label file to the project: one transaction per class, unknown entries reported."""
     pairs = read_label_file(path)
-    base = Path(path).resolve().parent
-    by_path = {p: i for i, p in project.db.execute("SELECT id, path FROM tracks")}
-    by_name: dict[str, list[int]] = {}
-    for track_path, track_id in by_path.items():
-        by_name.setdefault(os.path.basename(track_path), []).append(track_id)
-    classes = {}
-    for c in project.classes():
-        classes[c.name.lower()] = c.name
-        if c.key:
-            classes.setdefault(c.key.lower(), c.name)
-
+    matcher = LabelMatcher(project, Path(path).resolve().parent)
     result = LabelImport()
     grouped: dict[str, list[int]] = {}
     for written, label in pairs:
-        class_name = classes.get(label.lower())
+        class_name = matcher.class_name(label)
         if class_name is None:
             result.unknown_classes[label] = result.unknown_classes.get(label, 0) + 1
             continue
-        candidate = str(canonical_path(written if os.path.isabs(written) else base / written))
-        if candidate in by_path:
-            track_ids = [by_path[candidate]]
-        else:
-            track_ids = by_name.get(os.path.basename(written.replace("\\", "/")), [])
+        track_ids = matcher.tracks(written)
         if not track_ids:
             result.unknown_tracks.append(written)
         elif len(track_ids) > 1:

@@ -89,6 +89,25 @@ class ImportReport:
 
 
 @dataclass(frozen=True)
+class ModelRecord:
+    id: int
+    created_at: float
+    classes: list[str]
+    grouping: dict[str, str]
+    n_labels: int
+    report: Optional[str]  # JSON of the cross-validated report, once computed
+    blob: Optional[bytes]  # only the newest model keeps its file
+
+
+@dataclass(frozen=True)
+class StoredPredictions:
+    model_id: int
+    track_ids: np.ndarray
+    classes: list[str]
+    probabilities: np.ndarray  # (tracks, classes) float32
+
+
+@dataclass(frozen=True)
 class FeatureTable:
     track_ids: np.ndarray
     paths: list[str]
@@ -146,6 +165,13 @@ class Project:
     def _set_meta(self, key: str, value: str) -> None:
         with self._write():
             self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def setting(self, key: str) -> Optional[str]:
+        """A project-wide setting (JSON text by convention), None when never set."""
+        return self._meta(f"setting.{key}")
+
+    def set_setting(self, key: str, value: str) -> None:
+        self._set_meta(f"setting.{key}", value)
 
     @property
     def segment(self) -> SegmentSpec:
@@ -515,6 +541,63 @@ class Project:
     def track_id(self, path: Path | str) -> Optional[int]:
         row = self.db.execute("SELECT id FROM tracks WHERE path = ?", (str(canonical_path(path)),)).fetchone()
         return row[0] if row else None
+
+    # -- models and predictions ---------------------------------------------------------------
+
+    def save_model(self, version: str, segment: str, classes: Sequence[str], grouping: dict[str, str],
+                   n_labels: int, blob: bytes) -> int:
+        """Record a trained model; older models keep their record (the learning curve) but not
+        their file, so a project does not grow by megabytes per training."""
+        with self._write():
+            self.db.execute("UPDATE models SET blob = NULL WHERE blob IS NOT NULL")
+            return int(self.db.execute(
+                "INSERT INTO models(created_at, extractor_version, segment, classes, grouping, n_labels, blob) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (time.time(), version, segment, json.dumps(list(classes)), json.dumps(grouping), n_labels, blob),
+            ).lastrowid)
+
+    def set_model_report(self, model_id: int, report_json: str) -> None:
+        with self._write():
+            self.db.execute("UPDATE models SET report = ? WHERE id = ?", (report_json, model_id))
+
+    def models(self, with_blob: bool = False) -> list[ModelRecord]:
+        """Every training so far, oldest first (the newest alone has its file)."""
+        blob = "blob" if with_blob else "NULL"
+        return [
+            ModelRecord(r[0], r[1], json.loads(r[2]), json.loads(r[3]), r[4], r[5], r[6])
+            for r in self.db.execute(
+                f"SELECT id, created_at, classes, grouping, n_labels, report, {blob} FROM models ORDER BY id"
+            )
+        ]
+
+    def latest_model(self) -> Optional[ModelRecord]:
+        row = self.db.execute("SELECT max(id) FROM models WHERE blob IS NOT NULL").fetchone()[0]
+        return next((m for m in self.models(with_blob=True) if m.id == row), None) if row else None
+
+    def save_predictions(self, model_id: int, track_ids: np.ndarray, classes: Sequence[str],
+                         probabilities: np.ndarray) -> None:
+        """Replace every prediction by this model's."""
+        names = np.array(classes)
+        best = np.argmax(probabilities, axis=1) if len(probabilities) else np.zeros(0, dtype=int)
+        with self._write():
+            self.db.execute("DELETE FROM predictions")
+            self.db.executemany(
+                "INSERT INTO predictions(track_id, model_id, class, confidence, probabilities) VALUES (?, ?, ?, ?, ?)",
+                zip(np.asarray(track_ids).tolist(), [model_id] * len(best), names[best].tolist(),
+                    probabilities[np.arange(len(best)), best].astype(float).tolist(),
+                    (np.asarray(row, dtype="<f4").tobytes() for row in probabilities)),
+            )
+
+    def predictions(self) -> Optional[StoredPredictions]:
+        """The current predictions, with the classes of the model that made them."""
+        row = self.db.execute("SELECT model_id FROM predictions LIMIT 1").fetchone()
+        if row is None:
+            return None
+        classes = json.loads(self.db.execute("SELECT classes FROM models WHERE id = ?", (row[0],)).fetchone()[0])
+        rows = self.db.execute("SELECT track_id, probabilities FROM predictions ORDER BY track_id").fetchall()
+        probabilities = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), len(classes))
+        return StoredPredictions(row[0], np.array([r[0] for r in rows], dtype=np.int64), classes,
+                                 probabilities.astype(np.float32))
 
     # -- summary --------------------------------------------------------------------------------
 

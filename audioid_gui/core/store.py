@@ -124,8 +124,35 @@ def _v1(db: sqlite3.Connection) -> None:
     )
 
 
+def _v2(db: sqlite3.Connection) -> None:
+    """Models and their predictions (active learning)."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE models (
+            id                INTEGER PRIMARY KEY,
+            created_at        REAL NOT NULL,
+            extractor_version TEXT NOT NULL,
+            segment           TEXT NOT NULL,
+            classes           TEXT NOT NULL,   -- JSON list: the classes the model predicts
+            grouping          TEXT NOT NULL,   -- JSON object: class -> the class it was folded into
+            n_labels          INTEGER NOT NULL,
+            report            TEXT,            -- JSON: cross-validated evaluation, filled in after training
+            blob              BLOB             -- skops file of the fitted model; only the newest keeps one
+        );
+        CREATE TABLE predictions (
+            track_id      INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+            model_id      INTEGER NOT NULL REFERENCES models(id),
+            class         TEXT NOT NULL,
+            confidence    REAL NOT NULL,
+            probabilities BLOB NOT NULL       -- float32 per class of the model, in its order
+        );
+        """,
+    )
+
+
 # MIGRATIONS[i] takes a file from version i to version i + 1.  Append; never edit a released step.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
