@@ -46,6 +46,7 @@ def test_a_foreign_database_or_a_text_file_is_not_a_project(tmp_path: Path) -> N
 def test_a_failing_migration_leaves_the_file_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "p.audioid"
     Project(path).close()
+    version = store.SCHEMA_VERSION
 
     def broken_step(db: sqlite3.Connection) -> None:
         db.execute("CREATE TABLE half_done(x)")
@@ -56,8 +57,24 @@ def test_a_failing_migration_leaves_the_file_as_it_was(tmp_path: Path, monkeypat
     with pytest.raises(RuntimeError):
         Project(path)
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert db.execute("PRAGMA user_version").fetchone()[0] == version
     assert not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'half_done'").fetchall()
+
+
+def test_a_first_format_project_is_migrated_with_its_labels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "old.audioid"
+    with monkeypatch.context() as m:
+        m.setattr(store, "MIGRATIONS", store.MIGRATIONS[:1])
+        m.setattr(store, "SCHEMA_VERSION", 1)
+        audio = tmp_path / "a.mp3"
+        audio.write_bytes(b"x")
+        with Project(path) as old:
+            old.import_sources([audio])
+            old.set_label(old.track_id(audio), "Both")
+    with Project(path) as project:
+        assert project.db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
+        assert project.current_label(project.track_id(audio)).class_name == "Both"
+        assert project.models() == [] and project.predictions() is None
 
 
 def test_labels_keep_history_and_the_newest_counts(tmp_path: Path) -> None:

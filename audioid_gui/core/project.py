@@ -588,6 +588,12 @@ class Project:
                     (np.asarray(row, dtype="<f4").tobytes() for row in probabilities)),
             )
 
+    def predicted_classes(self) -> list[str]:
+        """The classes of the model whose predictions are stored (none before the first training)."""
+        row = self.db.execute("SELECT m.classes FROM models m WHERE m.id = (SELECT model_id FROM predictions LIMIT 1)"
+                              ).fetchone()
+        return json.loads(row[0]) if row else []
+
     def predictions(self) -> Optional[StoredPredictions]:
         """The current predictions, with the classes of the model that made them."""
         row = self.db.execute("SELECT model_id FROM predictions LIMIT 1").fetchone()

@@ -18,6 +18,7 @@ _FROM = """
     FROM tracks t
     LEFT JOIN labels l ON l.id = (SELECT max(id) FROM labels WHERE track_id = t.id)
     LEFT JOIN classes c ON c.id = l.class_id
+    LEFT JOIN predictions pr ON pr.track_id = t.id
 """
 
 SORT_KEYS = {
@@ -27,6 +28,8 @@ SORT_KEYS = {
     "label": "c.name",
     "source": "CASE WHEN c.name IS NULL THEN NULL ELSE l.source END",
     "genre": "json_extract(t.tags, '$.genre')",
+    "predicted": "pr.class",
+    "confidence": "pr.confidence",
 }
 
 
@@ -35,7 +38,9 @@ class TrackFilter:
     """What the table shows: a text that the path must contain, and at most one quick filter."""
 
     text: str = ""
-    ids: Optional[frozenset[int]] = None  # a chosen set: a cluster, a sample to listen to
+    ids: Optional[tuple[int, ...]] = None  # a chosen list, shown in its order: a cluster, a sample, the queue
+    predicted: Optional[str] = None  # the model predicts this class …
+    below_confidence: Optional[float] = None  # … with less than this confidence
     unlabelled: bool = False
     class_name: Optional[str] = None
     playlist: Optional[str] = None
@@ -51,6 +56,8 @@ class TrackRow:
     source: Optional[str]
     tags: dict[str, str]
     error: Optional[str]
+    predicted: Optional[str] = None
+    confidence: Optional[float] = None
 
     @property
     def name(self) -> str:
@@ -69,11 +76,20 @@ def track_ids(project: Project, flt: TrackFilter = TrackFilter(), sort: Optional
               descending: bool = False) -> list[int]:
     """Ids of the tracks that pass the filter, in display order.
 
-    Without a sort key: playlist order when filtering by playlist, else by path.
+    Without a sort key: the chosen list's order, or playlist order, else by path.
     """
+    joins, join_params = [], []  # joins come before WHERE in the SQL, and so do their parameters
     where, params = ["1"], []
-    joins = ""
     order = "t.path"
+    if flt.ids is not None:
+        joins.append("JOIN json_each(?) chosen ON chosen.value = t.id")
+        join_params.append(json.dumps(list(flt.ids)))
+        order = "chosen.key"
+    if flt.playlist is not None:
+        joins.append("JOIN playlist_tracks pt ON pt.track_id = t.id "
+                     "JOIN playlists p ON p.id = pt.playlist_id AND p.name = ?")
+        join_params.append(flt.playlist)
+        order = "pt.position"
     if flt.text:
         where.append("instr(lower(t.path), lower(?)) > 0")
         params.append(flt.text)
@@ -82,24 +98,23 @@ def track_ids(project: Project, flt: TrackFilter = TrackFilter(), sort: Optional
     if flt.class_name is not None:
         where.append("c.name = ?")
         params.append(flt.class_name)
-    if flt.ids is not None:
-        where.append("t.id IN (SELECT value FROM json_each(?))")
-        params.append(json.dumps(sorted(flt.ids)))
+    if flt.predicted is not None:
+        where.append("pr.class = ?")
+        params.append(flt.predicted)
+    if flt.below_confidence is not None:
+        where.append("pr.confidence < ?")
+        params.append(flt.below_confidence)
     if flt.failed:
         where.append("EXISTS (SELECT 1 FROM errors e WHERE e.track_id = t.id)")
-    if flt.playlist is not None:
-        joins = " JOIN playlist_tracks pt ON pt.track_id = t.id JOIN playlists p ON p.id = pt.playlist_id AND p.name = ?"
-        params.insert(0, flt.playlist)
-        order = "pt.position"
     if sort is not None:
         # NULLs (no label, no genre) go last whichever the direction, like every file manager.
         key = SORT_KEYS[sort]
         order = f"{key} IS NULL, {key} {'DESC' if descending else 'ASC'}, t.path"
     elif descending:
         order += " DESC"
-    sql = f"SELECT t.id {_FROM} {joins} WHERE {' AND '.join(where)} ORDER BY {order}"
-    ids = [row[0] for row in project.db.execute(sql, params)]
-    if flt.playlist is not None:  # a playlist may list a track twice: show it once
+    sql = f"SELECT t.id {_FROM} {' '.join(joins)} WHERE {' AND '.join(where)} ORDER BY {order}"
+    ids = [row[0] for row in project.db.execute(sql, join_params + params)]
+    if flt.playlist is not None or flt.ids is not None:  # a list may name a track twice: show it once
         ids = list(dict.fromkeys(ids))
     return ids
 
@@ -112,9 +127,9 @@ def track_rows(project: Project, ids: Sequence[int]) -> dict[int, TrackRow]:
         marks = ",".join("?" * len(chunk))
         for r in project.db.execute(
             f"SELECT t.id, t.path, t.duration, c.name, CASE WHEN c.name IS NULL THEN NULL ELSE l.source END, "
-            f"t.tags, (SELECT e.stage || ': ' || e.message FROM errors e WHERE e.track_id = t.id LIMIT 1) "
-            f"{_FROM} WHERE t.id IN ({marks})",
+            f"t.tags, (SELECT e.stage || ': ' || e.message FROM errors e WHERE e.track_id = t.id LIMIT 1), "
+            f"pr.class, pr.confidence {_FROM} WHERE t.id IN ({marks})",
             chunk,
         ):
-            rows[r[0]] = TrackRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]) if r[5] else {}, r[6])
+            rows[r[0]] = TrackRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]) if r[5] else {}, r[6], r[7], r[8])
     return rows

@@ -18,7 +18,6 @@ from PySide6.QtGui import QBrush, QColor
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -26,13 +25,11 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMenu,
     QPushButton,
     QSpinBox,
     QSplitter,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -58,6 +55,7 @@ from ..core.project import Project
 from ..core.tasks import CancelToken, ProgressCallback
 from .dendrogram import DendrogramView
 from .job_status import JobStatus
+from .widgets import list_table
 from .workers import Job
 
 LABEL_REFRESH_MS = 300  # after the last label change; a burst of key presses refreshes once
@@ -65,7 +63,7 @@ COLUMNS = ("#", "Tracks", "Heard", "Majority", "Purity (95 % interval)", "Labell
 
 
 class ClusterPanel(QWidget):
-    show_tracks = Signal(str, object, bool)  # title, track ids, play the first
+    show_tracks = Signal(str, object, bool)  # title, track ids (a tuple, in order), play the first
     label_tracks = Signal(object, str)  # track ids, class name: one undoable "cluster" step
 
     def __init__(self, jobs: JobStatus, parent: Optional[QWidget] = None) -> None:
@@ -124,18 +122,10 @@ class ClusterPanel(QWidget):
         export_menu.addAction("One Playlist per Cluster…", lambda: self.export_dialog(by_class=False))
         export_menu.addAction("One Playlist per Class…", lambda: self.export_dialog(by_class=True))
         self.export_button.setMenu(export_menu)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.verticalHeader().hide()
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table = list_table(COLUMNS, stretch=2)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._table_menu)
         self.table.itemSelectionChanged.connect(self._row_selected)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
 
         self.guide_box = self._build_guide_box()
         cut_row = QHBoxLayout()
@@ -418,7 +408,8 @@ class ClusterPanel(QWidget):
 
     def _show(self, title: str, rows: np.ndarray, play: bool = False) -> None:
         assert self.clustering is not None
-        self.show_tracks.emit(title, frozenset(self.clustering.track_ids[rows].tolist()), play)
+        # Rows are in path order (the feature table's), so a cluster reads like the folder listing.
+        self.show_tracks.emit(title, tuple(self.clustering.track_ids[np.sort(rows)].tolist()), play)
 
     # -- cluster commands -----------------------------------------------------------------------
 
@@ -550,7 +541,7 @@ class ClusterPanel(QWidget):
                 f"<span style='color:gray'>{where}</span>")
             if not set(p.sample) <= self._shown_sample:  # a new sample: show it and play the first
                 self._shown_sample = set(p.sample)
-                self.show_tracks.emit("guided sample", frozenset(p.sample), True)
+                self.show_tracks.emit("guided sample", p.sample, True)
         else:
             low, _ = p.stats.interval or (0.0, 1.0)
             self.guide_text.setText(

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMainWindow,
     QMessageBox,
+    QSpinBox,
     QSplitter,
     QStackedWidget,
     QTableWidget,
@@ -42,6 +43,8 @@ from ..core.tasks import CancelToken, ProgressCallback
 from ..core.tracklist import TrackFilter
 from .classes_dialog import ClassesDialog
 from .cluster_view import ClusterPanel
+from .model_view import ModelPanel
+from .queue import QUEUE_TITLE
 from .job_status import JobStatus
 from .player import PlayerPanel
 from .track_table import TrackTableModel, TrackTableView
@@ -121,9 +124,16 @@ class MainWindow(QMainWindow):
         self._filter_timer.timeout.connect(self._apply_filter)
         self.filter_text.textChanged.connect(lambda _: self._filter_timer.start())
         self.quick_filter = QComboBox()
-        self.quick_filter.setMinimumWidth(160)
+        self.quick_filter.setMinimumWidth(230)
         self.quick_filter.currentIndexChanged.connect(lambda _: self._apply_filter())
         self.count_label = QLabel()
+        self.confidence_filter = QSpinBox()
+        self.confidence_filter.setRange(1, 100)
+        self.confidence_filter.setValue(100)
+        self.confidence_filter.setPrefix("below ")
+        self.confidence_filter.setSuffix(" % confidence")
+        self.confidence_filter.setToolTip("Only the tracks the model predicts with less confidence than this")
+        self.confidence_filter.valueChanged.connect(lambda _: self._filter_timer.start())
 
         table_side = QWidget()
         table_layout = QVBoxLayout(table_side)
@@ -155,12 +165,15 @@ class MainWindow(QMainWindow):
         self.clusters = ClusterPanel(self.jobs)
         self.clusters.show_tracks.connect(self.show_track_set)
         self.clusters.label_tracks.connect(self.label_cluster)
-        self.clusters_dock = QDockWidget("Clusters", self)
-        self.clusters_dock.setObjectName("clustersDock")
-        self.clusters_dock.setWidget(self.clusters)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.clusters_dock)
-        self.clusters_dock.hide()
-        self._track_set: Optional[tuple[str, frozenset[int]]] = None  # the chosen tracks filter
+        self.clusters_dock = self._dock("Clusters", "clustersDock", self.clusters)
+        self.model_panel = ModelPanel(self.jobs)
+        self.model_panel.show_tracks.connect(self.show_track_set)
+        self.model_panel.predictions_changed.connect(self._predictions_changed)
+        self.model_panel.queue_changed.connect(self._queue_changed)
+        self.model_dock = self._dock("Model", "modelDock", self.model_panel)
+        self.tabifyDockWidget(self.clusters_dock, self.model_dock)
+        self._docks_visible: dict[str, bool] = {}  # per dock, while no project is open
+        self._track_set: Optional[tuple[str, tuple[int, ...]]] = None  # the chosen tracks filter
         self._play_chosen = False
 
         self._build_actions()
@@ -172,6 +185,24 @@ class MainWindow(QMainWindow):
         self._show_project_state()
 
     # -- actions, menus, toolbar ----------------------------------------------------------------
+
+    def _dock(self, title: str, name: str, widget: QWidget) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        dock.hide()
+        return dock
+
+    def _docks(self) -> list[QDockWidget]:
+        return [self.clusters_dock, self.model_dock]
+
+    def _dock_action(self, dock: QDockWidget, text: str, shortcut: str) -> QAction:
+        action = dock.toggleViewAction()
+        action.setText(text)
+        action.setShortcut(QKeySequence(shortcut))
+        self.addAction(action)
+        return action
 
     def _action(self, text: str, slot: Callable, shortcut: Optional[str | QKeySequence] = None,
                 tip: str = "", checkable: bool = False) -> QAction:
@@ -217,10 +248,12 @@ class MainWindow(QMainWindow):
                               checkable=True)
         self.act_find = a("&Find…", lambda: (self.filter_text.setFocus(), self.filter_text.selectAll()), "Ctrl+F")
         self.act_focus_table = a("Focus Track &List", lambda: self.table.setFocus(), "Escape")
-        self.act_show_clusters = self.clusters_dock.toggleViewAction()
-        self.act_show_clusters.setText("Show &Clusters Panel")
-        self.act_show_clusters.setShortcut(QKeySequence("Ctrl+K"))
-        self.addAction(self.act_show_clusters)
+        self.act_show_clusters = self._dock_action(self.clusters_dock, "Show &Clusters Panel", "Ctrl+K")
+        self.act_show_model = self._dock_action(self.model_dock, "Show &Model Panel", "Ctrl+U")
+        self.act_retrain = a("&Retrain Model", self._retrain, "Ctrl+R",
+                             "Train on the labels given by ear and predict every track, in the background")
+        self.act_label_queue = a("Label from &Queue", self._label_from_queue, "Ctrl+Shift+Q",
+                                 "Show the tracks the model is least sure about and play the first")
         self.act_cluster = a("&Cluster Tracks", self._cluster_now, "Ctrl+Shift+C",
                              "Cluster every track with features (hierarchical, in the background)")
         self.act_guided = a("&Guided Labeling", self._guided_toggled, "Ctrl+G",
@@ -234,7 +267,8 @@ class MainWindow(QMainWindow):
         self.act_about = a("&About", self.show_about)
         self.project_actions = [self.act_add_folder, self.act_add_playlist, self.act_export_labels,
                                 self.act_import_labels, self.act_classes, self.act_clear_label,
-                                self.act_show_clusters, self.act_cluster, self.act_guided]
+                                self.act_show_clusters, self.act_cluster, self.act_guided, self.act_show_model,
+                                self.act_retrain, self.act_label_queue]
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -260,6 +294,8 @@ class MainWindow(QMainWindow):
         clusters.addActions([self.act_show_clusters, self.act_cluster])
         clusters.addSeparator()
         clusters.addActions([self.act_guided, self.act_accept_cluster, self.act_split_cluster])
+        model = bar.addMenu("&Model")
+        model.addActions([self.act_show_model, self.act_retrain, self.act_label_queue])
         playback = bar.addMenu("&Playback")
         playback.addActions([self.act_play, self.act_previous, self.act_next])
         help_menu = bar.addMenu("&Help")
@@ -273,6 +309,8 @@ class MainWindow(QMainWindow):
         toolbar.addSeparator()
         toolbar.addWidget(QLabel(" Show "))
         toolbar.addWidget(self.quick_filter)
+        self.confidence_filter_action = toolbar.addWidget(self.confidence_filter)
+        self.confidence_filter_action.setVisible(False)  # only with a "Predicted:" filter
         toolbar.addWidget(QLabel("  "))
         toolbar.addWidget(self.filter_text)
         toolbar.addSeparator()
@@ -312,6 +350,8 @@ class MainWindow(QMainWindow):
                 self.quick_filter.addItem(f"Label: {c.name}", ("class", c.name))
             for name in self.project.playlist_names():
                 self.quick_filter.addItem(f"Playlist: {name}", ("playlist", name))
+            for name in self.project.predicted_classes():
+                self.quick_filter.addItem(f"Predicted: {name}", ("predicted", name))
         if self._track_set is not None:
             title, ids = self._track_set
             self.quick_filter.addItem(f"Chosen: {title} ({len(ids):,})", ("ids", title))
@@ -352,7 +392,9 @@ class MainWindow(QMainWindow):
         self._rebuild_quick_filters()
         self.clusters.set_project(project, {c.name: c.color for c in project.classes()})
         self._remember_recent(path)
-        self.clusters_dock.setVisible(self._clusters_visible)
+        self.model_panel.set_project(project)
+        for dock in self._docks():
+            dock.setVisible(self._docks_visible.get(dock.objectName(), False))
         self._show_project_state()
         if self.model.rowCount():
             self.table.select_row(0)
@@ -360,7 +402,7 @@ class MainWindow(QMainWindow):
 
     def close_project(self) -> None:
         if self.project is not None:
-            self._clusters_visible = self.clusters_dock.isVisible()
+            self._docks_visible = {dock.objectName(): dock.isVisible() for dock in self._docks()}
         self.jobs.cancel()
         self.player.stop()
         self.undo_stack.clear()
@@ -369,6 +411,7 @@ class MainWindow(QMainWindow):
             self.project = None
         self.model.set_project(None)
         self.clusters.set_project(None, {})
+        self.model_panel.set_project(None)
         self._rebuild_class_actions()
         self._show_project_state()
 
@@ -376,7 +419,8 @@ class MainWindow(QMainWindow):
         has_project = self.project is not None
         self.pages.setCurrentWidget(self.splitter if has_project else self.welcome)
         if not has_project:
-            self.clusters_dock.hide()
+            for dock in self._docks():
+                dock.hide()
         for action in self.project_actions:
             action.setEnabled(has_project)
         self.toolbar.setVisible(has_project)
@@ -531,10 +575,11 @@ class MainWindow(QMainWindow):
             self.undo_stack.push(LabelCommand(self, track_ids, class_name, "cluster"))
             self.statusBar().showMessage(f"Labelled {len(track_ids):,} tracks {class_name} (Ctrl+Z undoes it)", 8000)
 
-    def show_track_set(self, title: str, ids: frozenset[int], play: bool = False) -> None:
+    def show_track_set(self, title: str, ids: Sequence[int], play: bool = False) -> None:
         """Show only these tracks in the table (a cluster, a sample), and play the first if asked."""
-        self._track_set = (title, ids)
+        self._track_set = (title, tuple(ids))
         self._play_chosen = play
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # the list's own order
         self._rebuild_quick_filters()
         self.quick_filter.setCurrentIndex(self._quick_filter_index(("ids", title)))
         self._apply_filter()
@@ -544,6 +589,7 @@ class MainWindow(QMainWindow):
 
     def tracks_relabelled(self, track_ids: Sequence[int]) -> None:
         self.clusters.labels_changed()
+        self.model_panel.labels_changed(track_ids)
         self.model.refresh_tracks(track_ids)
         current = self.table.current_track_id()
         if current in track_ids:
@@ -556,6 +602,8 @@ class MainWindow(QMainWindow):
         if self.project is None or track_id is None:
             self.player.load(None, SegmentSpec())
             return
+        if self.player.track is not None and self.player.track.id == track_id and not self._play_chosen:
+            return  # the list around it changed (a refresh, a new queue): it plays on undisturbed
         row = self.model.track(self.model.row_of(track_id))
         self.player.load(row, self.project.segment, autoplay=self.act_autoplay.isChecked() or self._play_chosen)
 
@@ -573,11 +621,15 @@ class MainWindow(QMainWindow):
         flt = TrackFilter(
             text=self.filter_text.text().strip(),
             ids=self._track_set[1] if kind == "ids" and self._track_set is not None else None,
+            predicted=value if kind == "predicted" else None,
+            below_confidence=(self.confidence_filter.value() / 100
+                              if kind == "predicted" and self.confidence_filter.value() < 100 else None),
             unlabelled=kind == "unlabelled",
             failed=kind == "failed",
             class_name=value if kind == "class" else None,
             playlist=value if kind == "playlist" else None,
         )
+        self.confidence_filter_action.setVisible(kind == "predicted")
         current = None if self._play_chosen else self.table.current_track_id()
         self.model.set_filter(flt)
         if not self.table.select_track(current) and self.model.rowCount() and not self._play_chosen:
@@ -587,6 +639,36 @@ class MainWindow(QMainWindow):
     def _update_counts(self) -> None:
         self.count_label.setText(f"{self.model.rowCount():,} tracks shown" if self.project else "")
         self.session_label.setText(self.session.text() if self.project else "")
+
+    def _retrain(self) -> None:
+        self.model_dock.show()
+        self.model_dock.raise_()
+        self.model_panel.retrain()
+
+    def _label_from_queue(self) -> None:
+        self.model_dock.show()
+        self.model_dock.raise_()
+        self.model_panel.tabs.setCurrentWidget(self.model_panel.queue)
+        if self.model_panel.queue.entries:
+            self.model_panel.queue.play_from(0)
+        else:
+            self.statusBar().showMessage("The queue is empty: train a model first (Ctrl+R).", 8000)
+
+    def _predictions_changed(self) -> None:
+        self.refresh_tracks()
+        self._rebuild_quick_filters()
+
+    def _queue_changed(self, ids: tuple[int, ...]) -> None:
+        """A retrained model reranked the queue: if the table shows the queue, show the new one,
+        keeping the track being heard (first, so the next key press moves on into the new queue)."""
+        if self._track_set is None or self._track_set[0] != QUEUE_TITLE:
+            return
+        current = self.table.current_track_id()
+        if current is not None and current not in ids:
+            ids = (current, *ids)
+        self._track_set = (QUEUE_TITLE, ids)
+        self._rebuild_quick_filters()
+        self._apply_filter()
 
     def _cluster_now(self) -> None:
         self.clusters_dock.show()
@@ -675,7 +757,8 @@ class MainWindow(QMainWindow):
         header = self.settings.value("tableHeader")
         if isinstance(header, QByteArray):
             self.table.horizontalHeader().restoreState(header)
-        self._clusters_visible = self.settings.value("clustersVisible", False, bool)
+        self._docks_visible = {dock.objectName(): self.settings.value(f"{dock.objectName()}Visible", False, bool)
+                               for dock in self._docks()}
         self.act_auto_advance.setChecked(self.settings.value("autoAdvance", True, bool))
         self.act_autoplay.setChecked(self.settings.value("autoplay", True, bool))
         self.player.volume.setValue(self.settings.value("volume", 80, int))
@@ -684,8 +767,10 @@ class MainWindow(QMainWindow):
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("splitter", self.splitter.saveState())
         self.settings.setValue("windowState", self.saveState())
-        self.settings.setValue("clustersVisible",
-                               self.clusters_dock.isVisible() if self.project else self._clusters_visible)
+        for dock in self._docks():
+            visible = dock.isVisible() if self.project else self._docks_visible.get(dock.objectName(), False)
+            self.settings.setValue(f"{dock.objectName()}Visible", visible)
+        self.model_panel.save_settings()
         self.clusters.save_settings()
         self.settings.setValue("tableHeader", self.table.horizontalHeader().saveState())
         self.settings.setValue("autoAdvance", self.act_auto_advance.isChecked())

@@ -29,6 +29,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("Label", "label"),
     ("Source", "source"),
     ("Genre tag", "genre"),
+    ("Predicted", "predicted"),
+    ("Confidence", "confidence"),
 )
 
 
@@ -147,6 +149,8 @@ class TrackTableModel(QAbstractTableModel):
                 return format_duration(row.duration)
             if key == "name" and row.error:
                 return f"⚠ {row.name}"
+            if key == "confidence":
+                return f"{row.confidence:.0%}" if row.confidence is not None else ""
             return getattr(row, key) or ""
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{row.path}\n{row.error}" if row.error else row.path
@@ -156,7 +160,7 @@ class TrackTableModel(QAbstractTableModel):
             color = QColor(self._colors[row.label])
             color.setAlpha(70)
             return QBrush(color)
-        if role == Qt.ItemDataRole.TextAlignmentRole and key == "duration":
+        if role == Qt.ItemDataRole.TextAlignmentRole and key in ("duration", "confidence"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 

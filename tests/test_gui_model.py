@@ -1,0 +1,91 @@
+"""The Model panel driven as a person drives it: retrain, label from the queue, retrain again."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from audioid_gui.core.labels_io import read_label_file
+from audioid_gui.core.project import Project
+from audioid_gui.gui.main_window import MainWindow
+
+from .conftest import REPO, labels_in_file
+
+TRUTH = dict(read_label_file(REPO / "resources" / "demo_truth.csv"))
+KEYS = {"Music": Qt.Key.Key_M, "Dialogue": Qt.Key.Key_D, "Both": Qt.Key.Key_B}
+
+
+def label_some(project_file: Path, per_class: int) -> None:
+    with Project(project_file) as project:
+        seen: dict[str, int] = {}
+        for path in project.track_paths():
+            cls = TRUTH[Path(path).name]
+            if seen.get(cls, 0) < per_class:
+                seen[cls] = seen.get(cls, 0) + 1
+                project.set_label(project.track_id(path), cls)
+
+
+def retrain_and_wait(window: MainWindow, qtbot) -> None:
+    with qtbot.waitSignal(window.model_panel.predictions_changed, timeout=60_000):
+        qtbot.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+
+
+def test_label_from_the_queue_retrain_and_the_queue_moves_on(window: MainWindow, demo_project: Path, qtbot) -> None:
+    label_some(demo_project, 6)
+    assert window.open_project(demo_project)
+    retrain_and_wait(window, qtbot)
+    panel = window.model_panel
+    assert window.model_dock.isVisible()
+    first_queue = [e.track_id for e in panel.queue.entries]
+    assert len(first_queue) == 12  # every track not labelled by ear
+    predicted = window.model.track(0).predicted
+    assert predicted in ("Music", "Dialogue", "Both") and window.model.track(0).confidence > 0
+    qtbot.waitUntil(lambda: "cross-validated accuracy" in panel.status.text(), timeout=60_000)
+
+    qtbot.keyClick(window, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert window.quick_filter.currentText().startswith("Chosen: uncertainty queue")
+    assert [window.model.track_id(r) for r in range(window.model.rowCount())] == first_queue
+    for expected in first_queue[:3]:
+        assert window.table.current_track_id() == expected
+        qtbot.keyClick(window.table, KEYS[TRUTH[window.model.track(window.table.currentIndex().row()).name]])
+    assert [e.track_id for e in panel.queue.entries] == first_queue[3:]  # labelled tracks leave at once
+    listening = window.table.current_track_id()
+    assert listening == first_queue[3]
+
+    retrain_and_wait(window, qtbot)
+    second_queue = [e.track_id for e in panel.queue.entries]
+    assert len(second_queue) == 9 and not set(first_queue[:3]) & set(second_queue)
+    shown = [window.model.track_id(r) for r in range(window.model.rowCount())]
+    assert window.table.current_track_id() == listening  # the user's place is kept
+    assert shown[1:] == second_queue or shown == second_queue
+    assert len(labels_in_file(demo_project)) == 21
+
+
+def test_auto_retrain_and_the_predicted_filter(window: MainWindow, demo_project: Path, qtbot) -> None:
+    label_some(demo_project, 5)
+    assert window.open_project(demo_project)
+    retrain_and_wait(window, qtbot)
+    panel = window.model_panel
+    panel.auto.setChecked(True)
+    panel.auto_every.setValue(5)
+    qtbot.waitUntil(lambda: window.jobs.current is None, timeout=60_000)  # the evaluation
+    qtbot.keyClick(window, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    with qtbot.waitSignal(panel.predictions_changed, timeout=60_000):
+        for _ in range(5):
+            qtbot.keyClick(window.table, KEYS[TRUTH[window.model.track(window.table.currentIndex().row()).name]])
+    assert panel.project.models()[-1].n_labels == 20
+    index = next(i for i in range(window.quick_filter.count()) if window.quick_filter.itemText(i) == "Predicted: Both")
+    window.quick_filter.setCurrentIndex(index)
+    assert window.confidence_filter_action.isVisible()  # (in an 800-pixel test screen it may sit in the overflow)
+    both = window.model.rowCount()
+    assert both >= 5 and all(window.model.track(r).predicted == "Both" for r in range(both))
+    window.confidence_filter.setValue(1)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 0)
+
+
+def test_too_few_labels_say_what_to_do(window: MainWindow, demo_project: Path, qtbot) -> None:
+    label_some(demo_project, 2)
+    assert window.open_project(demo_project)
+    qtbot.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: "Too few labels" in window.model_panel.status.text(), timeout=30_000)
+    assert "Label at least 5" in window.model_panel.status.text()
