@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from audioid_gui.core.audio import SegmentSpec, decode_segment
-from audioid_gui.core.features import FEATURE_NAMES, FeatureError, FeatureExtractor
+from audioid_gui.core.features import FEATURE_NAMES, SPEECH_NAMES, FeatureError, FeatureExtractor
 
 from .conftest import REPO, SR, tone
 
@@ -19,8 +19,9 @@ def extractor() -> FeatureExtractor:
 
 def test_vector_has_the_journal_feature_set_as_named_means_and_spreads(extractor: FeatureExtractor) -> None:
     vector = extractor.extract(tone(10))
-    assert vector.dtype == np.float32 and vector.shape == (76,) and len(FEATURE_NAMES) == 76
-    rows = {name.rsplit("_", 1)[0] for name in FEATURE_NAMES}
+    assert vector.dtype == np.float32 and vector.shape == (83,) and len(FEATURE_NAMES) == 83
+    rows = {name.rsplit("_", 1)[0] for name in FEATURE_NAMES[:76]}
+    assert FEATURE_NAMES[76:] == SPEECH_NAMES
     assert {f"mfcc_{i:02d}" for i in range(1, 14)} <= rows
     assert {"zcr", "rms", "rolloff", "bandwidth", "centroid", "hnr"} <= rows
     assert sum(r.startswith("contrast_") for r in rows) == 7 and sum(r.startswith("chroma_") for r in rows) == 12
@@ -59,3 +60,27 @@ def test_demo_music_and_dialogue_differ_in_the_expected_direction(extractor: Fea
             named = dict(zip(FEATURE_NAMES, extractor.extract(samples)))
             spread[label].append(named["rms_std"] / named["rms_mean"])
     assert np.median(spread["Dialogue"]) > np.median(spread["Music"])
+
+
+def speech_like(seconds: float = 10, seed: int = 0) -> np.ndarray:
+    """A voice-like test signal: a harmonic tone whose pitch glides, switched on and off in
+    syllables about four times a second, with phrase pauses."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    pitch = 140 * 2 ** (3 * np.sin(2 * np.pi * 0.7 * t) / 12)
+    phase = 2 * np.pi * np.cumsum(pitch) / SR
+    voice = sum(np.sin(k * phase) / k for k in range(1, 8))
+    syllables = (np.sin(2 * np.pi * 4.2 * t) > -0.2).astype(float)
+    phrases = (np.sin(2 * np.pi * 0.25 * t + rng.uniform(0, 6)) > -0.6).astype(float)
+    return (0.2 * voice * syllables * phrases + 0.001 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+def test_speech_features_tell_a_voice_from_a_held_chord(extractor: FeatureExtractor) -> None:
+    named = lambda v: dict(zip(FEATURE_NAMES, v))  # noqa: E731
+    voice = named(extractor.extract(speech_like()))
+    chord = named(extractor.extract(tone(10, 220) + tone(10, 277) + tone(10, 330)))
+    assert voice["modulation_4hz"] > chord["modulation_4hz"] + 0.3
+    assert voice["low_energy_ratio"] > chord["low_energy_ratio"] + 0.2
+    assert voice["pitch_std"] > chord["pitch_std"] + 1 and voice["pitch_glide"] > chord["pitch_glide"]
+    assert voice["flux_mean"] > chord["flux_mean"]
+    assert 0 <= voice["voiced_ratio"] <= 1 and 0 <= chord["modulation_4hz"] <= 1

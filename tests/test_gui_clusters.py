@@ -57,7 +57,10 @@ def test_a_click_on_a_branch_shows_its_tracks(window: MainWindow, demo_project: 
     open_clusters(window, demo_project, qtbot)
     panel = window.clusters
     second = panel.clusters[1]
-    x, y = panel.dendrogram.branch_position(second.ref[0])
+    view = panel.dendrogram
+    line_y = view.axes.transData.transform((0, view._cut_line.get_ydata()[0]))[1]
+    x, y = max((view.branch_position(second.ref[0], along) for along in (0.2, 0.5, 0.8)),
+               key=lambda point: abs(point[1] - line_y))  # a press near the cut line grabs the line
     qtbot.mouseClick(panel.dendrogram.canvas, Qt.MouseButton.LeftButton, pos=canvas_point(window, x, y))
     assert panel.table.currentRow() == 1
     assert window.model.rowCount() == 10

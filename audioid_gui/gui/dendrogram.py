@@ -234,8 +234,8 @@ class DendrogramView(QWidget):
                 best, best_distance = branch, distance
         return best
 
-    def branch_position(self, node: int) -> tuple[float, float]:
-        """Canvas pixel position of the middle of a node's vertical line (for tests and tooltips)."""
+    def branch_position(self, node: int, along: float = 0.5) -> tuple[float, float]:
+        """Canvas pixel position of a point ``along`` the way up a node's vertical line."""
         branch = next(b for b in self.branches if b.node == node)
-        x, y = self.axes.transData.transform((branch.x, (branch.bottom + branch.top) / 2))
+        x, y = self.axes.transData.transform((branch.x, branch.bottom + along * (branch.top - branch.bottom)))
         return float(x), float(y)
