@@ -57,7 +57,8 @@ def features_with_truth(project_path: Path, sources: list[Path], truth_csv: Path
 
     truth = dict(read_label_file(truth_csv))
     with Project(project_path) as project:
-        if project.status(VERSION).pending or not project.status(VERSION).tracks:
+        status = project.status(VERSION)
+        if not status.tracks or status.extracted + status.failed < status.tracks:  # new, or an older recipe
             started = time.perf_counter()
             scan(project, sources, workers=None)
             print(f"  (extracted {project.status(VERSION).extracted:,} clips in {time.perf_counter() - started:.0f} s)")
