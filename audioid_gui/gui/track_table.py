@@ -191,7 +191,7 @@ class TrackTableView(QTableView):
         header = self.horizontalHeader()
         header.setStretchLastSection(True)
         header.setSectionsMovable(True)
-        for column, width in enumerate((190, 150, 64, 80, 64)):
+        for column, width in enumerate((180, 110, 60, 76, 60, 70, 76)):
             self.setColumnWidth(column, width)
         self.selectionModel().currentRowChanged.connect(self._row_changed)
 
