@@ -6,6 +6,7 @@
     audioid cluster [--method ward] [--k 3 | --height H] [--pca 0.8] [--export-m3u DIR] [--assign N=CLASS]
     audioid train [--fold Both=Music] | predict [--export-csv F] [--export-m3u DIR] | queue --n 20
     audioid label PATH CLASS
+    audioid review PLAYLIST [--sample 20 --seed 1] [--report] [--refine DIR]
 
 ``--project`` defaults to ``$AUDIOID_PROJECT``, else ``audioid.sqlite`` in the current folder.
 """
@@ -56,6 +57,8 @@ from .core.learning import (
 )
 from .core.project import FeatureTable, ImportReport, Project, default_project_path
 from .core.playlists import PlaylistEntry, write_m3u
+from .core.review import ReviewError, draw, open_review, pending, refined_playlists
+from .core.review import report as review_report
 from .core.store import ProjectFileError
 from .core.tasks import Cancelled, CancelToken, Progress
 
@@ -474,6 +477,53 @@ def cmd_label(args: argparse.Namespace, project: Project) -> int:
     return 0
 
 
+def cmd_review(args: argparse.Namespace, project: Project) -> int:
+    try:
+        name = _review_playlist(project, args.playlist)
+        record = open_review(project, name, args.intended, args.seed)
+        if args.sample or args.fraction:
+            drawn = draw(project, record, args.sample, args.fraction)
+            if (args.sample or 0) > len(drawn):
+                print(f"note: only {len(drawn)} more tracks could be drawn; the playlist has no others left")
+        if args.report or args.export_report:
+            result = review_report(project, record)
+            print(result.text())
+            if args.export_report:
+                path = Path(args.export_report)
+                path.write_text(result.markdown() if path.suffix.lower() == ".md" else result.csv(), encoding="utf-8")
+                print(f"Wrote {path}")
+        else:
+            waiting = pending(project, record)
+            paths = dict(project.db.execute("SELECT id, path FROM tracks"))
+            print(f"{name}: {len(waiting):,} sampled tracks to listen to (label them with "
+                  "`audioid label PATH CLASS --source review`, or in the window)")
+            for track_id in waiting:
+                print(f"  {paths[track_id]}")
+        if args.refine:
+            for class_name, path in refined_playlists(project, name, Path(args.refine), args.min_confidence).items():
+                print(f"Wrote {path} ({class_name})")
+    except ReviewError as exc:
+        print(f"audioid: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _review_playlist(project: Project, written: str) -> str:
+    """A playlist of the project by name, or a playlist file (imported and scanned if new)."""
+    if written in project.playlist_names():
+        return written
+    path = Path(written)
+    if not path.is_file():
+        raise ReviewError(f"No playlist named {written!r} in this project and no such file.")
+    known = project.playlist_by_source(path)
+    if known is None or not project.playlist_track_ids(known):  # new, or its tracks were missing
+        _scan(project, [path], argparse.Namespace(segment=None, retry_failed=False, workers=None))
+        known = project.playlist_by_source(path)
+    if known is None:
+        raise ReviewError(f"{path.name} could not be read as a playlist: see `audioid errors`.")
+    return known
+
+
 def _fold(text: str) -> tuple[str, str]:
     source, _, target = text.partition("=")
     if not source.strip() or not target.strip():
@@ -581,17 +631,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("label", help="a class name or its key")
     p.add_argument("--source", choices=["human", "review"], default="human")
     p.set_defaults(run=cmd_label)
+    p = sub.add_parser("review", parents=[common], help="review a playlist by ear: sample, report, refined lists")
+    p.add_argument("playlist", help="a playlist of the project, or an m3u/m3u8/pls file (imported if new)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--sample", type=_positive, help="draw this many more tracks to listen to")
+    size.add_argument("--fraction", type=float, help="draw this share of the playlist")
+    p.add_argument("--seed", type=int, help="the sample's random seed (kept by the review)")
+    p.add_argument("--intended", help="the class the playlist should hold (for the wrong-track estimate)")
+    p.add_argument("--report", action="store_true", help="print the ratios of the answers so far")
+    p.add_argument("--export-report", metavar="FILE", help="write the report as CSV, or Markdown for .md")
+    p.add_argument("--refine", metavar="DIR", help="write refined_<class>.m3u: labels by ear, then sure predictions")
+    p.add_argument("--min-confidence", type=float, default=0.9, help="for --refine (default 0.9)")
+    p.set_defaults(run=cmd_review)
     return parser
 
 
-WRITING_COMMANDS = {"scan", "demo", "labels", "train", "predict", "queue", "label"}
+WRITING_COMMANDS = {"scan", "demo", "labels", "train", "predict", "queue", "label", "review"}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     path = args.project or default_project_path()
-    needs_existing = args.command not in ("scan", "demo")
+    creates = args.command in ("scan", "demo") or (args.command == "review" and Path(args.playlist).is_file())
+    needs_existing = not creates
     if needs_existing and not path.exists():
         print(f"audioid: no project at {path}. Create one with `audioid scan FOLDER --project {path}`.", file=sys.stderr)
         return 2

@@ -158,13 +158,15 @@ def write_m3u(path: Path, entries: Iterable[PlaylistEntry], *, relative: bool = 
     lines = ["#EXTM3U"]
     for entry in entries:
         seconds = -1 if entry.duration is None else int(round(entry.duration))
-        lines.append(f"#EXTINF:{seconds},{entry.title or entry.path.stem}")
+        title = " ".join((entry.title or entry.path.stem).split())  # one line, whatever the tag held
+        lines.append(f"#EXTINF:{seconds},{title}")
         target = canonical_path(entry.path)
         if relative:
             try:
                 target = Path(os.path.relpath(target, canonical_path(path.parent)))
             except ValueError:  # another drive on Windows
                 pass
-        lines.append(target.as_posix())
+        written = target.as_posix()
+        lines.append(f"./{written}" if written.startswith("#") else written)  # not a comment line
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return (len(lines) - 1) // 2

@@ -89,6 +89,15 @@ class ImportReport:
 
 
 @dataclass(frozen=True)
+class ReviewRecord:
+    id: int
+    playlist: str
+    intended: Optional[str]
+    seed: int
+    items: list[int]  # track ids drawn so far, in drawing order
+
+
+@dataclass(frozen=True)
 class ModelRecord:
     id: int
     created_at: float
@@ -321,6 +330,53 @@ class Project:
             if path is not None:
                 lists[name].append(path)
         return lists
+
+    def playlist_track_ids(self, name: str) -> Optional[list[int]]:
+        """The tracks of a playlist in its order, each once; None if there is no such playlist."""
+        row = self.db.execute("SELECT id FROM playlists WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return None
+        ids = [r[0] for r in self.db.execute(
+            "SELECT track_id FROM playlist_tracks WHERE playlist_id = ? ORDER BY position", (row[0],))]
+        return list(dict.fromkeys(ids))
+
+    def playlist_by_source(self, source: Path | str) -> Optional[str]:
+        row = self.db.execute("SELECT name FROM playlists WHERE source_path = ?",
+                              (str(canonical_path(source)),)).fetchone()
+        return row[0] if row else None
+
+    # -- reviews --------------------------------------------------------------------------------
+
+    def review(self, playlist: str, intended: Optional[str] = None, seed: Optional[int] = None,
+               create: bool = True) -> Optional[ReviewRecord]:
+        """The review of a playlist (created on first use); ``intended``/``seed`` update it."""
+        row = self.db.execute("SELECT id FROM playlists WHERE name = ?", (playlist,)).fetchone()
+        if row is None:
+            return None
+        playlist_id = row[0]
+        with self._write():
+            existing = self.db.execute("SELECT id FROM reviews WHERE playlist_id = ?", (playlist_id,)).fetchone()
+            if existing is None and create:
+                self.db.execute("INSERT INTO reviews(playlist_id, intended, seed, created_at) VALUES (?, ?, ?, ?)",
+                                (playlist_id, intended, seed or 0, time.time()))
+            elif existing is not None:
+                if intended is not None:
+                    self.db.execute("UPDATE reviews SET intended = ? WHERE id = ?", (intended or None, existing[0]))
+                if seed is not None:
+                    self.db.execute("UPDATE reviews SET seed = ? WHERE id = ?", (seed, existing[0]))
+        found = self.db.execute("SELECT id, intended, seed FROM reviews WHERE playlist_id = ?", (playlist_id,)).fetchone()
+        if found is None:
+            return None
+        items = [r[0] for r in self.db.execute(
+            "SELECT track_id FROM review_items WHERE review_id = ? ORDER BY position", (found[0],))]
+        return ReviewRecord(found[0], playlist, found[1], found[2], items)
+
+    def add_review_items(self, review_id: int, track_ids: Sequence[int]) -> None:
+        with self._write():
+            start = self.db.execute("SELECT coalesce(max(position) + 1, 0) FROM review_items WHERE review_id = ?",
+                                    (review_id,)).fetchone()[0]
+            self.db.executemany("INSERT INTO review_items(review_id, position, track_id) VALUES (?, ?, ?)",
+                                [(review_id, start + i, t) for i, t in enumerate(track_ids)])
 
     # -- errors ---------------------------------------------------------------------------------
 

@@ -151,8 +151,30 @@ def _v2(db: sqlite3.Connection) -> None:
     )
 
 
+def _v3(db: sqlite3.Connection) -> None:
+    """Playlist reviews: the random sample drawn from each playlist, kept across sessions."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE reviews (
+            id          INTEGER PRIMARY KEY,
+            playlist_id INTEGER NOT NULL UNIQUE REFERENCES playlists(id) ON DELETE CASCADE,
+            intended    TEXT,               -- the class the playlist should hold, if the user said
+            seed        INTEGER NOT NULL,
+            created_at  REAL NOT NULL
+        );
+        CREATE TABLE review_items (
+            review_id INTEGER NOT NULL REFERENCES reviews(id) ON DELETE CASCADE,
+            position  INTEGER NOT NULL,       -- drawing order
+            track_id  INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+            PRIMARY KEY (review_id, position)
+        );
+        """,
+    )
+
+
 # MIGRATIONS[i] takes a file from version i to version i + 1.  Append; never edit a released step.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
