@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from audioid_gui.core.clustering import wilson_interval
 from audioid_gui.core.labels_io import read_label_file
 from audioid_gui.core.learning import retrain
-from audioid_gui.core.playlists import PlaylistEntry, read_playlist, write_m3u
+from audioid_gui.core.playlists import PlaylistEntry, one_line, read_playlist, write_m3u
 from audioid_gui.core.project import Project
 from audioid_gui.core.review import ReviewError, draw, open_review, pending, refined_playlists, report
 
@@ -159,7 +159,7 @@ file_names = st.text(NAME_CHARS, min_size=1, max_size=30).filter(
     lambda s: s.strip() == s and s not in (".", "..") and not s.endswith("."))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(names=st.lists(file_names, min_size=1, max_size=8, unique=True),
        titles=st.lists(st.text(min_size=0, max_size=40), min_size=8, max_size=8),
        durations=st.lists(st.one_of(st.none(), st.floats(0, 36000)), min_size=8, max_size=8),
@@ -177,11 +177,12 @@ def test_m3u_round_trip(tmp_path_factory: pytest.TempPathFactory, names: list[st
     assert not back.skipped
     assert [e.path for e in back.entries] == [e.path for e in entries]
     for written, read in zip(entries, back.entries):
-        expected_title = " ".join((written.title or written.path.stem).split())
+        expected_title = one_line(written.title or written.path.stem)
         assert read.title == (expected_title or None)
         assert read.duration == (None if written.duration is None else float(round(written.duration)))
 
 
+@settings(derandomize=True)
 @given(n=st.integers(1, 10_000), data=st.data())
 def test_wilson_interval_properties(n: int, data: st.DataObject) -> None:
     k = data.draw(st.integers(0, n))

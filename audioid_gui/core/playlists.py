@@ -148,6 +148,11 @@ def _entry_path(written: str, base: Path) -> Path | str:
     return canonical_path(path)
 
 
+def one_line(text: str) -> str:
+    """A tag as one printable line: control characters (a NUL, a newline in a tag) become spaces."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+
+
 def write_m3u(path: Path, entries: Iterable[PlaylistEntry], *, relative: bool = True) -> int:
     """Write an extended m3u (UTF-8; the ``.m3u8`` extension says so to other players).
 
@@ -158,7 +163,7 @@ def write_m3u(path: Path, entries: Iterable[PlaylistEntry], *, relative: bool = 
     lines = ["#EXTM3U"]
     for entry in entries:
         seconds = -1 if entry.duration is None else int(round(entry.duration))
-        title = " ".join((entry.title or entry.path.stem).split())  # one line, whatever the tag held
+        title = one_line(entry.title or entry.path.stem)
         lines.append(f"#EXTINF:{seconds},{title}")
         target = canonical_path(entry.path)
         if relative:

@@ -316,6 +316,19 @@ class Project:
             )
         return name
 
+    def set_playlist(self, name: str, track_ids: Sequence[int]) -> None:
+        """A playlist the app made (no file behind it): created, or its tracks replaced."""
+        with self._write():
+            row = self.db.execute("SELECT id FROM playlists WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                playlist_id = self.db.execute("INSERT INTO playlists(name, imported_at) VALUES (?, ?)",
+                                              (name, time.time())).lastrowid
+            else:
+                playlist_id = row[0]
+                self.db.execute("DELETE FROM playlist_tracks WHERE playlist_id = ?", (playlist_id,))
+            self.db.executemany("INSERT INTO playlist_tracks(playlist_id, position, track_id) VALUES (?, ?, ?)",
+                                [(playlist_id, i, t) for i, t in enumerate(track_ids)])
+
     def playlist_names(self) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT name FROM playlists ORDER BY name")]
 

@@ -65,6 +65,7 @@ COLUMNS = ("#", "Tracks", "Heard", "Majority", "Purity (95 % interval)", "Labell
 class ClusterPanel(QWidget):
     show_tracks = Signal(str, object, bool)  # title, track ids (a tuple, in order), play the first
     label_tracks = Signal(object, str)  # track ids, class name: one undoable "cluster" step
+    review_requested = Signal(str, object)  # a playlist name for these track ids, to review by ear
 
     def __init__(self, jobs: JobStatus, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -435,6 +436,9 @@ class ClusterPanel(QWidget):
         for c in self.project.classes():
             label_menu.addAction(c.name, lambda name=c.name: self.label_rows(rows, name))
         menu.addAction("Export as Playlist…", lambda: self.export_one(ref, rows))
+        name = f"cluster {self._number_of(ref)}" if self._number_of(ref) else f"branch {ref[-1]}"
+        menu.addAction("Review as a Playlist", lambda: self.review_requested.emit(
+            name, self.clustering.track_ids[np.sort(rows)].tolist()))
         split = menu.addAction("Split", lambda: self.split(self._number_of(ref)))
         split.setEnabled(self._number_of(ref) > 0 and bool(self.clustering.children(ref)))
         return menu

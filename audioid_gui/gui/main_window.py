@@ -45,6 +45,7 @@ from .classes_dialog import ClassesDialog
 from .cluster_view import ClusterPanel
 from .model_view import ModelPanel
 from .queue import QUEUE_TITLE
+from .review import ReviewPanel
 from .job_status import JobStatus
 from .player import PlayerPanel
 from .track_table import TrackTableModel, TrackTableView
@@ -165,13 +166,20 @@ class MainWindow(QMainWindow):
         self.clusters = ClusterPanel(self.jobs)
         self.clusters.show_tracks.connect(self.show_track_set)
         self.clusters.label_tracks.connect(self.label_cluster)
+        self.clusters.review_requested.connect(self._review_tracks)
         self.clusters_dock = self._dock("Clusters", "clustersDock", self.clusters)
         self.model_panel = ModelPanel(self.jobs)
         self.model_panel.show_tracks.connect(self.show_track_set)
         self.model_panel.predictions_changed.connect(self._predictions_changed)
         self.model_panel.queue_changed.connect(self._queue_changed)
         self.model_dock = self._dock("Model", "modelDock", self.model_panel)
+        self.review_panel = ReviewPanel()
+        self.review_panel.show_tracks.connect(self.show_track_set)
+        self.review_panel.import_requested.connect(self._review_file)
+        self.review_dock = self._dock("Review", "reviewDock", self.review_panel)
         self.tabifyDockWidget(self.clusters_dock, self.model_dock)
+        self.tabifyDockWidget(self.model_dock, self.review_dock)
+        self._review_import = False  # the running import was asked for by the Review panel
         self._docks_visible: dict[str, bool] = {}  # per dock, while no project is open
         self._track_set: Optional[tuple[str, tuple[int, ...]]] = None  # the chosen tracks filter
         self._play_chosen = False
@@ -195,7 +203,7 @@ class MainWindow(QMainWindow):
         return dock
 
     def _docks(self) -> list[QDockWidget]:
-        return [self.clusters_dock, self.model_dock]
+        return [self.clusters_dock, self.model_dock, self.review_dock]
 
     def _dock_action(self, dock: QDockWidget, text: str, shortcut: str) -> QAction:
         action = dock.toggleViewAction()
@@ -250,6 +258,7 @@ class MainWindow(QMainWindow):
         self.act_focus_table = a("Focus Track &List", lambda: self.table.setFocus(), "Escape")
         self.act_show_clusters = self._dock_action(self.clusters_dock, "Show &Clusters Panel", "Ctrl+K")
         self.act_show_model = self._dock_action(self.model_dock, "Show &Model Panel", "Ctrl+U")
+        self.act_show_review = self._dock_action(self.review_dock, "Show Re&view Panel", "Ctrl+Shift+R")
         self.act_retrain = a("&Retrain Model", self._retrain, "Ctrl+R",
                              "Train on the labels given by ear and predict every track, in the background")
         self.act_label_queue = a("Label from &Queue", self._label_from_queue, "Ctrl+Shift+Q",
@@ -268,7 +277,7 @@ class MainWindow(QMainWindow):
         self.project_actions = [self.act_add_folder, self.act_add_playlist, self.act_export_labels,
                                 self.act_import_labels, self.act_classes, self.act_clear_label,
                                 self.act_show_clusters, self.act_cluster, self.act_guided, self.act_show_model,
-                                self.act_retrain, self.act_label_queue]
+                                self.act_retrain, self.act_label_queue, self.act_show_review]
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -296,6 +305,8 @@ class MainWindow(QMainWindow):
         clusters.addActions([self.act_guided, self.act_accept_cluster, self.act_split_cluster])
         model = bar.addMenu("&Model")
         model.addActions([self.act_show_model, self.act_retrain, self.act_label_queue])
+        model.addSeparator()
+        model.addAction(self.act_show_review)
         playback = bar.addMenu("&Playback")
         playback.addActions([self.act_play, self.act_previous, self.act_next])
         help_menu = bar.addMenu("&Help")
@@ -393,6 +404,7 @@ class MainWindow(QMainWindow):
         self.clusters.set_project(project, {c.name: c.color for c in project.classes()})
         self._remember_recent(path)
         self.model_panel.set_project(project)
+        self.review_panel.set_project(project, {c.name: c.color for c in project.classes()})
         for dock in self._docks():
             dock.setVisible(self._docks_visible.get(dock.objectName(), False))
         self._show_project_state()
@@ -412,6 +424,7 @@ class MainWindow(QMainWindow):
         self.model.set_project(None)
         self.clusters.set_project(None, {})
         self.model_panel.set_project(None)
+        self.review_panel.set_project(None, {})
         self._rebuild_class_actions()
         self._show_project_state()
 
@@ -515,6 +528,10 @@ class MainWindow(QMainWindow):
         self._rebuild_quick_filters()
         if report.extracted.extracted:
             self.clusters.features_changed()
+        if self._review_import and report.imported.playlists:
+            self.review_panel.reload_playlists(select=report.imported.playlists[0])
+            self.review_dock.show()
+        self._review_import = False
         imported, extracted = report.imported, report.extracted
         problems = len(imported.errors) + extracted.failed
         text = (f"Imported {imported.added:,} new tracks; features for {extracted.extracted:,}"
@@ -561,7 +578,7 @@ class MainWindow(QMainWindow):
         track_id = self.table.current_track_id()
         if self.project is None or track_id is None:
             return
-        self.undo_stack.push(LabelCommand(self, [track_id], class_name))
+        self.undo_stack.push(LabelCommand(self, [track_id], class_name, self.review_panel.label_source(track_id)))
         if class_name is not None:
             self.session.add(1)
         self.session_label.setText(self.session.text())
@@ -590,6 +607,7 @@ class MainWindow(QMainWindow):
     def tracks_relabelled(self, track_ids: Sequence[int]) -> None:
         self.clusters.labels_changed()
         self.model_panel.labels_changed(track_ids)
+        self.review_panel.labels_changed()
         self.model.refresh_tracks(track_ids)
         current = self.table.current_track_id()
         if current in track_ids:
@@ -657,6 +675,22 @@ class MainWindow(QMainWindow):
     def _predictions_changed(self) -> None:
         self.refresh_tracks()
         self._rebuild_quick_filters()
+        self.review_panel.reload_playlists()
+
+    def _review_tracks(self, name: str, track_ids: Sequence[int]) -> None:
+        """Review a cluster (or any chosen tracks) like a playlist: saved as one, then opened."""
+        if self.project is None:
+            return
+        self.project.set_playlist(name, track_ids)
+        self._rebuild_quick_filters()
+        self.review_panel.reload_playlists(select=name)
+        self.review_dock.show()
+        self.review_dock.raise_()
+
+    def _review_file(self, path: Path) -> None:
+        """Import (and scan) a playlist file so that the Review panel can open it."""
+        self._review_import = True
+        self.start_scan([path], f"Importing {path.name} to review")
 
     def _queue_changed(self, ids: tuple[int, ...]) -> None:
         """A retrained model reranked the queue: if the table shows the queue, show the new one,

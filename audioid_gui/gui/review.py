@@ -1,0 +1,311 @@
+"""The Review panel: hear a random sample of a playlist and see what it holds, live.
+
+Pick a playlist (or the tracks the model predicts as one class), say what it should hold, draw a
+sample and press *Listen*: the sample plays in the track table and the usual keys answer it (those
+labels are recorded as ``review``).  The bar chart of the class shares, with their 95 % intervals,
+redraws on every key press; when the sample is answered, the report and refined playlists can be
+exported.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+from PySide6.QtCore import QSettings, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.project import Project, ReviewRecord
+from ..core.review import ReviewError, ReviewReport, draw, open_review, pending, refined_playlists, report
+
+REFRESH_MS = 100
+PREDICTED_PREFIX = "predicted "
+
+
+class ReviewPanel(QWidget):
+    show_tracks = Signal(str, object, bool)  # title, track ids, play the first
+    import_requested = Signal(object)  # a playlist file to import (the main window scans it)
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.settings = QSettings()
+        self.project: Optional[Project] = None
+        self.colors: dict[str, str] = {}
+        self.record: Optional[ReviewRecord] = None
+        self.result: Optional[ReviewReport] = None
+
+        self.playlist = QComboBox()
+        self.playlist.setMinimumWidth(180)
+        self.playlist.currentIndexChanged.connect(lambda _: self._open_current())
+        self.open_file = QPushButton("Open Playlist…")
+        self.open_file.clicked.connect(self._open_file)
+        self.intended = QComboBox()
+        self.intended.setToolTip("The class this playlist should hold: the report then estimates how many "
+                                 "of its tracks are something else")
+        self.intended.currentIndexChanged.connect(lambda _: self._intended_changed())
+        self.sample = QSpinBox()
+        self.sample.setRange(1, 10_000)
+        self.sample.setValue(20)
+        self.sample.setPrefix("Sample ")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 1_000_000)
+        self.seed.setPrefix("seed ")
+        self.seed.setToolTip("The same seed draws the same sample")
+        self.draw_button = QPushButton("Draw")
+        self.draw_button.setToolTip("Add this many tracks, never drawn before, to the sample")
+        self.draw_button.clicked.connect(self.draw_more)
+        self.listen_button = QPushButton("Listen")
+        self.listen_button.setToolTip("Play the sample's unanswered tracks; answer each with its key")
+        self.listen_button.clicked.connect(self.listen)
+        self.progress = QLabel()
+        self.figure = Figure(figsize=(5, 2.4), layout="constrained")
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setMinimumSize(240, 160)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.export_button = QPushButton("Export Report…")
+        self.export_button.clicked.connect(self.export_report)
+        self.refine_button = QPushButton("Write Refined Playlists…")
+        self.refine_button.setToolTip("refined_<class>.m3u: tracks labelled by ear, then tracks the model "
+                                      "predicts at least this sure")
+        self.refine_button.clicked.connect(self.write_refined)
+        self.min_confidence = QDoubleSpinBox()
+        self.min_confidence.setRange(0, 100)
+        self.min_confidence.setDecimals(0)
+        self.min_confidence.setValue(90)
+        self.min_confidence.setPrefix("model ≥ ")
+        self.min_confidence.setSuffix(" %")
+
+        top = QHBoxLayout()
+        for widget in (QLabel("Playlist"), self.playlist, self.open_file, QLabel("should hold"), self.intended):
+            top.addWidget(widget)
+        top.addStretch(1)
+        sample_row = QHBoxLayout()
+        for widget in (self.sample, self.seed, self.draw_button, self.listen_button, self.progress):
+            sample_row.addWidget(widget)
+        sample_row.addStretch(1)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.summary, 1)
+        for widget in (self.export_button, self.min_confidence, self.refine_button):
+            bottom.addWidget(widget)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(top)
+        layout.addLayout(sample_row)
+        layout.addWidget(self.canvas, 1)
+        layout.addLayout(bottom)
+        self._refresh_timer = QTimer(self, singleShot=True, interval=REFRESH_MS)
+        self._refresh_timer.timeout.connect(self.refresh)
+        self.set_project(None, {})
+
+    # -- project and playlist -------------------------------------------------------------------
+
+    def set_project(self, project: Optional[Project], colors: dict[str, str]) -> None:
+        self.project, self.colors = project, colors
+        self.record = self.result = None
+        self.reload_playlists()
+
+    def reload_playlists(self, select: Optional[str] = None) -> None:
+        """The project's playlists, plus one list per predicted class."""
+        current = select or self.playlist.currentData()
+        self.playlist.blockSignals(True)
+        self.playlist.clear()
+        self.intended.blockSignals(True)
+        self.intended.clear()
+        self.intended.addItem("(any class)", "")
+        if self.project is not None:
+            for name in self.project.playlist_names():
+                self.playlist.addItem(name, name)
+            for name in self.project.predicted_classes():
+                if f"{PREDICTED_PREFIX}{name}" not in self.project.playlist_names():
+                    self.playlist.addItem(f"{PREDICTED_PREFIX}{name} (from the model)", f"{PREDICTED_PREFIX}{name}")
+            for c in self.project.classes():
+                self.intended.addItem(c.name, c.name)
+        index = next((i for i in range(self.playlist.count()) if self.playlist.itemData(i) == current), 0)
+        self.playlist.setCurrentIndex(index if self.playlist.count() else -1)
+        self.playlist.blockSignals(False)
+        self.intended.blockSignals(False)
+        self._open_current()
+
+    def _open_current(self) -> None:
+        name = self.playlist.currentData()
+        self.record = None
+        if self.project is not None and name:
+            try:
+                if name.startswith(PREDICTED_PREFIX) and name not in self.project.playlist_names():
+                    self._playlist_of_prediction(name)
+                self.record = open_review(self.project, name)
+            except ReviewError as exc:
+                self.summary.setText(str(exc))
+        if self.record is not None:
+            self.seed.setValue(self.record.seed)
+            self.intended.blockSignals(True)
+            self.intended.setCurrentIndex(max(0, self.intended.findData(self.record.intended or "")))
+            self.intended.blockSignals(False)
+        self.refresh()
+
+    def _playlist_of_prediction(self, name: str) -> None:
+        """A project playlist of the tracks the model predicts as one class, to review like any other."""
+        assert self.project is not None
+        stored = self.project.predictions()
+        class_name = name[len(PREDICTED_PREFIX):]
+        if stored is None or class_name not in stored.classes:
+            raise ReviewError("No predictions for that class: retrain the model first.")
+        best = np.array(stored.classes)[stored.probabilities.argmax(axis=1)]
+        self.project.set_playlist(name, stored.track_ids[best == class_name].tolist())
+
+    def _open_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Review a playlist", self.settings.value("lastImportDir", "", str),
+                                              "Playlists (*.m3u *.m3u8 *.pls);;All files (*)")
+        if path:
+            self.import_requested.emit(Path(path))
+
+    def _intended_changed(self) -> None:
+        if self.project is not None and self.record is not None:
+            self.record = self.project.review(self.record.playlist, self.intended.currentData() or "")
+            self.refresh()
+
+    # -- sampling and listening -----------------------------------------------------------------
+
+    def draw_more(self) -> None:
+        if self.project is None or self.record is None:
+            return
+        if self.seed.value() != self.record.seed and not self.record.items:
+            self.record = self.project.review(self.record.playlist, seed=self.seed.value())
+        try:
+            drawn = draw(self.project, self.record, self.sample.value())
+        except ReviewError as exc:
+            self.summary.setText(str(exc))
+            return
+        if len(drawn) < self.sample.value():
+            self.summary.setText(f"Only {len(drawn)} more tracks could be drawn: the sample now holds the whole "
+                                 "playlist.")
+        self.refresh()
+        self.listen()
+
+    def listen(self) -> None:
+        if self.project is None or self.record is None:
+            return
+        waiting = pending(self.project, self.record)
+        if waiting:
+            self.show_tracks.emit(f"review: {self.record.playlist}", tuple(waiting), True)
+
+    def label_source(self, track_id: int) -> str:
+        """Answers to the sample count as review labels; any other key press stays a human label."""
+        if self.project is not None and self.record is not None and track_id in self.record.items:
+            return "review"
+        return "human"
+
+    def labels_changed(self) -> None:
+        if self.record is not None:
+            self._refresh_timer.start()
+
+    # -- the report -----------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        self._refresh_timer.stop()
+        ready = self.project is not None and self.record is not None
+        self.result = report(self.project, self.record) if ready else None
+        for widget in (self.draw_button, self.sample, self.seed, self.intended):
+            widget.setEnabled(ready)
+        waiting = pending(self.project, self.record) if ready else []
+        self.listen_button.setEnabled(bool(waiting))
+        self.export_button.setEnabled(bool(self.result and self.result.answered))
+        self.refine_button.setEnabled(ready)
+        self.seed.setEnabled(ready and not self.record.items)
+        if self.result is None:
+            self.progress.setText("")
+            self.summary.setText("Import a playlist (or train a model) to review one.")
+            self._draw(None)
+            return
+        r = self.result
+        self.progress.setText(f"{r.answered:,} of {r.drawn:,} answered · {r.playlist_size:,} in the playlist")
+        if r.drawn and not waiting:
+            self.summary.setText("<b>Sample answered.</b> " + self._verdict(r))
+        elif r.drawn:
+            self.summary.setText(f"{len(waiting):,} to go. " + self._verdict(r))
+        else:
+            self.summary.setText("Draw a sample to start.")
+        self._draw(r)
+
+    def _verdict(self, r: ReviewReport) -> str:
+        parts = [f"{c.name} {c.ratio:.0%}" for c in r.classes if c.count]
+        if r.wrong is not None:
+            value, low, high = r.wrong
+            parts.append(f"about {value:,.0f} of {r.playlist_size:,} tracks are not {r.intended} "
+                         f"({low:,.0f}–{high:,.0f})")
+        if r.model_agreement is not None and r.model_agreement.total:
+            parts.append(f"model agrees on {r.model_agreement.ratio:.0%}")
+        return " · ".join(parts)
+
+    def _draw(self, r: Optional[ReviewReport]) -> None:
+        self.figure.clear()
+        axes = self.figure.add_subplot()
+        if r is None or not r.answered:
+            axes.set_axis_off()
+            axes.text(0.5, 0.5, "No answers yet", ha="center", va="center", color="#9aa0a6", transform=axes.transAxes)
+            self.canvas.draw_idle()
+            return
+        bars = r.classes + r.groups
+        shares = [b.ratio * 100 for b in bars]
+        low = [(b.ratio - b.interval[0]) * 100 for b in bars]
+        high = [(b.interval[1] - b.ratio) * 100 for b in bars]
+        colors = [self.colors.get(b.name, "#9aa0a6") for b in bars]
+        x = np.arange(len(bars))
+        axes.bar(x, shares, color=colors, alpha=0.85, yerr=[low, high], capsize=4, ecolor="#333333")
+        for i, b in enumerate(bars):
+            axes.text(i, 2, f"{b.count}", ha="center", va="bottom", fontsize=8, color="white")
+        axes.set_xticks(x, [b.name for b in bars], fontsize=8)
+        axes.set_ylim(0, 100)
+        axes.set_ylabel("% of answers (95 % interval)", fontsize=8)
+        axes.tick_params(axis="y", labelsize=7)
+        if len(r.groups):
+            axes.axvline(len(r.classes) - 0.5, color="#cccccc", linewidth=1)
+        self.canvas.draw_idle()
+
+    # -- export ---------------------------------------------------------------------------------
+
+    def export_report(self) -> None:
+        if self.result is None:
+            return
+        default = str(Path(self.settings.value("reviewExportDir", str(Path.home()), str))
+                      / f"review {self.result.playlist}.md")
+        path, _ = QFileDialog.getSaveFileName(self, "Export the review", default, "Markdown (*.md);;CSV (*.csv)")
+        if not path:
+            return
+        self.settings.setValue("reviewExportDir", str(Path(path).parent))
+        text = self.result.csv() if path.lower().endswith(".csv") else self.result.markdown()
+        try:
+            Path(path).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            self.summary.setText(f"Not written: {exc.strerror or exc}")
+            return
+        self.summary.setText(f"Wrote {path}")
+
+    def write_refined(self) -> None:
+        if self.project is None or self.record is None:
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the refined playlists",
+                                                  self.settings.value("reviewExportDir", str(Path.home()), str))
+        if not folder:
+            return
+        self.settings.setValue("reviewExportDir", folder)
+        try:
+            written = refined_playlists(self.project, self.record.playlist, Path(folder),
+                                        self.min_confidence.value() / 100)
+        except (ReviewError, OSError) as exc:
+            self.summary.setText(f"Not written: {exc}")
+            return
+        self.summary.setText(f"Wrote {', '.join(p.name for p in written.values()) or 'nothing'} to {folder}")

@@ -1,0 +1,56 @@
+"""The Review panel driven by key presses: draw a sample of a demo playlist, answer it, read the report."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from audioid_gui.core.labels_io import read_label_file
+from audioid_gui.gui.main_window import MainWindow
+
+from .conftest import REPO, labels_in_file
+
+TRUTH = dict(read_label_file(REPO / "resources" / "demo_truth.csv"))
+KEYS = {"Music": Qt.Key.Key_M, "Dialogue": Qt.Key.Key_D, "Both": Qt.Key.Key_B}
+
+
+def test_review_a_demo_playlist_by_key_presses(window: MainWindow, demo_project: Path, qtbot) -> None:
+    assert window.open_project(demo_project)
+    if not window.review_dock.isVisible():
+        qtbot.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    panel = window.review_panel
+    panel.playlist.setCurrentIndex(panel.playlist.findData("orange_cluster"))
+    panel.intended.setCurrentIndex(panel.intended.findData("Music"))
+    panel.sample.setValue(6)
+    qtbot.mouseClick(panel.draw_button, Qt.MouseButton.LeftButton)
+    assert window.quick_filter.currentText() == "Chosen: review: orange_cluster (6)"
+    answered = []
+    for _ in range(6):
+        name = window.model.track(window.table.currentIndex().row()).name
+        answered.append(name)
+        qtbot.keyClick(window.table, KEYS[TRUTH[name]])
+        qtbot.waitUntil(lambda: panel.result.answered == len(answered))  # the chart follows each key
+    rows = labels_in_file(demo_project)
+    assert [(n, c) for n, c, _ in rows] == [(n, TRUTH[n]) for n in answered]
+    assert {source for _, _, source in rows} == {"review"}
+    counts = {r.name: r.count for r in panel.result.classes}
+    assert counts == {c: sum(TRUTH[n] == c for n in answered) for c in ("Music", "Dialogue", "Both")}
+    assert "Sample answered" in panel.summary.text() and "not Music" in panel.summary.text()
+    assert len(panel.figure.axes[0].patches) == 5  # three classes and two groups, with whiskers
+    assert not panel.listen_button.isEnabled() and panel.export_button.isEnabled()
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the last answer
+    qtbot.waitUntil(lambda: panel.result.answered == 5)
+    assert panel.listen_button.isEnabled()
+
+
+def test_a_cluster_can_be_reviewed_as_a_playlist(window: MainWindow, demo_project: Path, qtbot) -> None:
+    assert window.open_project(demo_project)
+    window.clusters_dock.show()
+    qtbot.waitUntil(lambda: window.clusters.clustering is not None, timeout=20_000)
+    cluster = window.clusters.clusters[0]
+    menu = window.clusters.cluster_menu(cluster.ref)
+    next(a for a in menu.actions() if a.text() == "Review as a Playlist").trigger()
+    panel = window.review_panel
+    assert window.review_dock.isVisible() and panel.playlist.currentData() == "cluster 1"
+    assert panel.result.playlist_size == len(cluster.rows)
+    assert "cluster 1" in window.project.playlist_names()
