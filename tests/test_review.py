@@ -202,3 +202,20 @@ def test_wilson_interval_matches_the_textbook_values() -> None:
     low, high = wilson_interval(81, 263)
     assert (low, high) == pytest.approx((0.2553, 0.3662), abs=1e-4)
     assert np.isfinite(wilson_interval(1, 1)).all()
+
+
+def test_duplicates_urls_and_missing_entries_do_not_count(demo_project: Path, tmp_path: Path) -> None:
+    demo = REPO / "resources" / "demo"
+    messy = tmp_path / "messy.m3u"
+    names = sorted(TRUTH)[:4]
+    messy.write_text("\n".join(["#EXTM3U", str(demo / names[0]), str(demo / names[0]), "http://radio.example/live",
+                                str(demo / "gone.mp3"), *(str(demo / n) for n in names[1:])]) + "\n",
+                     encoding="utf-8")
+    with Project(demo_project) as project:
+        imported = project.import_sources([messy])
+        assert any("gone.mp3" in e.path for e in imported.errors) and imported.notes
+        record = open_review(project, "messy", seed=0)
+        drawn = draw(project, record, 10)
+        assert sorted(drawn) == sorted(set(drawn)) and len(drawn) == 4
+        answer(project, drawn)
+        assert report(project, record).playlist_size == 4
