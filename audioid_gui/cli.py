@@ -7,6 +7,7 @@
     audioid train [--fold Both=Music] | predict [--export-csv F] [--export-m3u DIR] | queue --n 20
     audioid label PATH CLASS
     audioid review PLAYLIST [--sample 20 --seed 1] [--report] [--refine DIR]
+    audioid tag [--mode replace|append|fill] [--min-confidence 0.9] [--dry-run] | tag --undo [BATCH] | --history
 
 ``--project`` defaults to ``$AUDIOID_PROJECT``, else ``audioid.sqlite`` in the current folder.
 """
@@ -60,6 +61,10 @@ from .core.playlists import PlaylistEntry, write_m3u
 from .core.review import ReviewError, draw, open_review, pending, refined_playlists
 from .core.review import report as review_report
 from .core.store import ProjectFileError
+from .core.tags import MODES, PRIVATE_KEY
+from .core.tags import apply as tag_apply
+from .core.tags import plan as tag_plan
+from .core.tags import undo as tag_undo
 from .core.tasks import Cancelled, CancelToken, Progress
 
 log = logging.getLogger(__name__)
@@ -524,6 +529,52 @@ def _review_playlist(project: Project, written: str) -> str:
     return known
 
 
+def cmd_tag(args: argparse.Namespace, project: Project) -> int:
+    if args.history:
+        for batch in project.tag_batches():
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(batch.created_at))
+            undone = "  (undone)" if batch.undone_at else ""
+            print(f"{batch.id:>4}  {when}  {batch.mode:<8} {batch.written:,} files written{undone}")
+        return 0
+    token = CancelToken()
+    if args.undo is not None:
+        with _CtrlC(token):
+            bar = ProgressBar()
+            result = tag_undo(project, args.undo or None, progress=bar, cancel=token)
+            bar.close()
+        if result.batch_id is None:
+            print("Nothing to undo.")
+            return 0
+        print(f"Batch {result.batch_id}: {result.written:,} files restored, {result.unchanged:,} already as before, "
+              f"{len(result.errors):,} failed")
+        for e in result.errors:
+            print(f"  {e.path}: {e.message}")
+        return 1 if result.errors else 0
+    scope = None
+    if args.playlist:
+        scope = project.playlist_track_ids(args.playlist)
+        if scope is None:
+            print(f"audioid: no playlist named {args.playlist!r}", file=sys.stderr)
+            return 2
+    the_plan = tag_plan(project, scope, args.mode, args.min_confidence, args.private)
+    for item in the_plan.items:
+        why = item.source if item.confidence is None else f"model {item.confidence:.0%}"
+        print(f"{'; '.join(item.old) or '(none)'} -> {'; '.join(item.new)}  [{why}]  {item.path}")
+    print(f"{len(the_plan.items):,} files to write, {the_plan.unchanged:,} already right, "
+          f"{the_plan.no_decision:,} neither labelled nor predicted at >= {args.min_confidence:.0%}")
+    if args.dry_run or not the_plan.items:
+        return 0
+    with _CtrlC(token):
+        bar = ProgressBar()
+        result = tag_apply(project, the_plan, progress=bar, cancel=token, keep_mtime=args.keep_mtime)
+        bar.close()
+    print(f"Batch {result.batch_id}: wrote {result.written:,} files, {result.unchanged:,} already right, "
+          f"{len(result.errors):,} failed (undo with `audioid tag --undo {result.batch_id}`)")
+    for e in result.errors:
+        print(f"  {e.path}: {e.message}")
+    return 130 if result.cancelled else (1 if result.errors else 0)
+
+
 def _fold(text: str) -> tuple[str, str]:
     source, _, target = text.partition("=")
     if not source.strip() or not target.strip():
@@ -643,10 +694,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refine", metavar="DIR", help="write refined_<class>.m3u: labels by ear, then sure predictions")
     p.add_argument("--min-confidence", type=float, default=0.9, help="for --refine (default 0.9)")
     p.set_defaults(run=cmd_review)
+    p = sub.add_parser("tag", parents=[common], help="write each track's class into its file as genre (with undo)")
+    p.add_argument("--mode", choices=MODES, default="replace",
+                   help="replace the genre, append to it, or fill only empty genres (default: replace)")
+    p.add_argument("--min-confidence", type=float, default=0.9,
+                   help="unlabelled tracks get the model's class when it is at least this sure (default 0.9)")
+    p.add_argument("--playlist", help="only the tracks of this playlist")
+    p.add_argument("--private", action="store_true", help=f"also write the class and confidence to {PRIVATE_KEY}")
+    p.add_argument("--keep-mtime", action="store_true", help="keep the files' modification times")
+    p.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
+    p.add_argument("--undo", nargs="?", type=int, const=0, metavar="BATCH", help="restore a batch (default: the last)")
+    p.add_argument("--history", action="store_true", help="list the batches written so far")
+    p.set_defaults(run=cmd_tag)
     return parser
 
 
-WRITING_COMMANDS = {"scan", "demo", "labels", "train", "predict", "queue", "label", "review"}
+WRITING_COMMANDS = {"scan", "demo", "labels", "train", "predict", "queue", "label", "review", "tag"}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -98,6 +98,27 @@ class ReviewRecord:
 
 
 @dataclass(frozen=True)
+class TagChange:
+    id: int
+    track_id: Optional[int]
+    path: str
+    old_genres: list[str]
+    old_private: Optional[str]
+    new_genres: list[str]
+    state: str
+
+
+@dataclass(frozen=True)
+class TagBatch:
+    id: int
+    created_at: float
+    mode: str
+    description: str
+    undone_at: Optional[float]
+    written: int
+
+
+@dataclass(frozen=True)
 class ModelRecord:
     id: int
     created_at: float
@@ -390,6 +411,83 @@ class Project:
                                     (review_id,)).fetchone()[0]
             self.db.executemany("INSERT INTO review_items(review_id, position, track_id) VALUES (?, ?, ?)",
                                 [(review_id, start + i, t) for i, t in enumerate(track_ids)])
+
+    # -- the tag writer's journal ---------------------------------------------------------------
+
+    def start_tag_batch(self, mode: str, description: str) -> int:
+        with self._write():
+            return int(self.db.execute("INSERT INTO tag_batches(created_at, mode, description) VALUES (?, ?, ?)",
+                                       (time.time(), mode, description)).lastrowid)
+
+    def journal_tag_change(self, batch_id: int, track_id: Optional[int], path: str, old_genres: Sequence[str],
+                           old_private: Optional[str], new_genres: Sequence[str]) -> int:
+        """Record a file's old values before it is replaced (committed at once: a kill after the
+        replace still leaves the way back)."""
+        with self._write():
+            return int(self.db.execute(
+                "INSERT INTO tag_journal(batch_id, track_id, path, old_genres, old_private, new_genres, state) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'pending')",
+                (batch_id, track_id, path, json.dumps(list(old_genres)), old_private, json.dumps(list(new_genres))),
+            ).lastrowid)
+
+    def finish_tag_change(self, entry_id: int, track_id: Optional[int], genres: Sequence[str],
+                          state: str = "done") -> None:
+        """The file now holds ``genres``.  Its size and time changed but not its audio: the track's
+        identity and its feature vectors follow the file, so nothing is re-extracted."""
+        with self._write():
+            self.db.execute("UPDATE tag_journal SET state = ? WHERE id = ?", (state, entry_id))
+            if track_id is None:
+                return
+            row = self.db.execute("SELECT path, size, mtime, tags FROM tracks WHERE id = ?", (track_id,)).fetchone()
+            if row is None:
+                return
+            path, size, mtime, tags_json = row
+            try:
+                ident = identity(Path(path))
+            except OSError:
+                return
+            tags = json.loads(tags_json) if tags_json else {}
+            if genres:
+                tags["genre"] = "; ".join(genres)
+            else:
+                tags.pop("genre", None)
+            self.db.execute("UPDATE features SET size = ?, mtime = ? WHERE track_id = ? AND size IS ? AND mtime IS ?",
+                            (ident.size, ident.mtime, track_id, size, mtime))
+            self.db.execute(
+                "UPDATE tracks SET size = ?, mtime = ?, tags = ?, "
+                "probed_size = CASE WHEN probed_size IS ? AND probed_mtime IS ? THEN ? ELSE probed_size END, "
+                "probed_mtime = CASE WHEN probed_size IS ? AND probed_mtime IS ? THEN ? ELSE probed_mtime END "
+                "WHERE id = ?",
+                (ident.size, ident.mtime, json.dumps(tags, ensure_ascii=False), size, mtime, ident.size,
+                 size, mtime, ident.mtime, track_id),
+            )
+
+    def mark_tag_change(self, entry_id: int, state: str, message: str = "") -> None:
+        with self._write():
+            self.db.execute("UPDATE tag_journal SET state = ?, message = ? WHERE id = ?", (state, message, entry_id))
+
+    def tag_changes(self, batch_id: int) -> list[TagChange]:
+        """The changes of a batch that reached (or may have reached) the files, newest first."""
+        return [
+            TagChange(r[0], r[1], r[2], json.loads(r[3]), r[4], json.loads(r[5]), r[6])
+            for r in self.db.execute(
+                "SELECT id, track_id, path, old_genres, old_private, new_genres, state FROM tag_journal "
+                "WHERE batch_id = ? AND state IN ('pending', 'done') ORDER BY id DESC", (batch_id,))
+        ]
+
+    def last_tag_batch(self) -> Optional[int]:
+        row = self.db.execute("SELECT max(id) FROM tag_batches WHERE undone_at IS NULL").fetchone()
+        return row[0] if row else None
+
+    def close_tag_batch(self, batch_id: int) -> None:
+        with self._write():
+            self.db.execute("UPDATE tag_batches SET undone_at = ? WHERE id = ?", (time.time(), batch_id))
+
+    def tag_batches(self) -> list[TagBatch]:
+        return [TagBatch(*r) for r in self.db.execute(
+            "SELECT b.id, b.created_at, b.mode, b.description, b.undone_at, "
+            "(SELECT count(*) FROM tag_journal j WHERE j.batch_id = b.id AND j.state IN ('done', 'undone')) "
+            "FROM tag_batches b ORDER BY b.id")]
 
     # -- errors ---------------------------------------------------------------------------------
 

@@ -173,8 +173,36 @@ def _v3(db: sqlite3.Connection) -> None:
     )
 
 
+def _v4(db: sqlite3.Connection) -> None:
+    """The tag writer's journal: what each file's genre was before a batch, to undo it."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE tag_batches (
+            id          INTEGER PRIMARY KEY,
+            created_at  REAL NOT NULL,
+            mode        TEXT NOT NULL,
+            description TEXT NOT NULL,
+            undone_at   REAL
+        );
+        CREATE TABLE tag_journal (
+            id          INTEGER PRIMARY KEY,
+            batch_id    INTEGER NOT NULL REFERENCES tag_batches(id) ON DELETE CASCADE,
+            track_id    INTEGER REFERENCES tracks(id) ON DELETE SET NULL,
+            path        TEXT NOT NULL,
+            old_genres  TEXT NOT NULL,      -- JSON list, as read from the file just before writing
+            old_private TEXT,
+            new_genres  TEXT NOT NULL,      -- JSON list
+            state       TEXT NOT NULL,      -- pending (journalled, not yet replaced), done, failed, undone
+            message     TEXT
+        );
+        CREATE INDEX tag_journal_by_batch ON tag_journal(batch_id);
+        """,
+    )
+
+
 # MIGRATIONS[i] takes a file from version i to version i + 1.  Append; never edit a released step.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
