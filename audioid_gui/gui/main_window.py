@@ -39,6 +39,8 @@ from ..core.labels_io import LabelFileError, export_labels, import_labels
 from ..core.library import is_playlist
 from ..core.project import Project
 from ..core.store import ProjectFileError
+from ..core.tags import ApplyReport
+from ..core.tags import undo as undo_tags
 from ..core.tasks import CancelToken, ProgressCallback
 from ..core.tracklist import TrackFilter
 from .classes_dialog import ClassesDialog
@@ -46,6 +48,7 @@ from .cluster_view import ClusterPanel
 from .model_view import ModelPanel
 from .queue import QUEUE_TITLE
 from .review import ReviewPanel
+from .tag_writer import TagWriterDialog
 from .job_status import JobStatus
 from .player import PlayerPanel
 from .track_table import TrackTableModel, TrackTableView
@@ -234,6 +237,10 @@ class MainWindow(QMainWindow):
         self.act_export_labels = a("&Export Labels…", self.export_labels_dialog, "Ctrl+E", "Write path,label CSV")
         self.act_import_labels = a("&Import Labels…", self.import_labels_dialog, "Ctrl+I",
                                    "Read labels from CSV (path,label) or the journal's JSON")
+        self.act_write_tags = a("Write Genre &Tags…", self.write_tags_dialog, "Ctrl+T",
+                                "Write each track's class into its file as genre, with a preview")
+        self.act_undo_tags = a("Undo Last &Tag Batch", self.undo_tag_batch, None,
+                               "Put back the genres the last tag batch replaced")
         self.act_quit = a("&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.act_undo = self.undo_stack.createUndoAction(self, "&Undo")
         self.act_undo.setShortcut(QKeySequence("Ctrl+Z"))
@@ -277,7 +284,8 @@ class MainWindow(QMainWindow):
         self.project_actions = [self.act_add_folder, self.act_add_playlist, self.act_export_labels,
                                 self.act_import_labels, self.act_classes, self.act_clear_label,
                                 self.act_show_clusters, self.act_cluster, self.act_guided, self.act_show_model,
-                                self.act_retrain, self.act_label_queue, self.act_show_review]
+                                self.act_retrain, self.act_label_queue, self.act_show_review, self.act_write_tags,
+                                self.act_undo_tags]
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -289,9 +297,11 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         file.addActions([self.act_import_labels, self.act_export_labels])
         file.addSeparator()
+        file.addAction(self.act_write_tags)
+        file.addSeparator()
         file.addAction(self.act_quit)
         edit = bar.addMenu("&Edit")
-        edit.addActions([self.act_undo, self.act_redo])
+        edit.addActions([self.act_undo, self.act_redo, self.act_undo_tags])
         edit.addSeparator()
         self.label_menu = edit.addMenu("&Label As")
         edit.addAction(self.act_clear_label)
@@ -750,6 +760,46 @@ class MainWindow(QMainWindow):
         for label, n in result.unknown_classes.items():
             lines.append(f"{n:,} rows use the unknown class {label!r}.")
         QMessageBox.information(self, "Labels imported", "\n".join(lines))
+
+    # -- tags in the files ---------------------------------------------------------------------
+
+    def write_tags_dialog(self) -> None:
+        if self.project is None:
+            return
+        shown = [self.model.track_id(r) for r in range(self.model.rowCount())]
+        TagWriterDialog(self.project, shown, self).exec()
+        self.refresh_tracks()
+
+    def undo_tag_batch(self) -> None:
+        if self.project is None:
+            return
+        batch = self.project.last_tag_batch()
+        if batch is None:
+            self.statusBar().showMessage("No tag batch to undo.", 6000)
+            return
+        answer = QMessageBox.question(self, "Undo the last tag batch",
+                                      "Put back the genres that the last tag batch replaced in the files?")
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        project_path = self.project.path
+
+        def task(progress: ProgressCallback, cancel: CancelToken) -> ApplyReport:
+            with Project(project_path) as worker_project:
+                return undo_tags(worker_project, batch, progress, cancel)
+
+        job = Job("Restoring genres", task)
+        job.succeeded.connect(self._tags_undone)
+        job.failed.connect(lambda message: QMessageBox.warning(self, "Undo failed", message))
+        self.jobs.submit(job)
+
+    def _tags_undone(self, result: ApplyReport) -> None:
+        self.refresh_tracks()
+        text = f"Restored {result.written:,} files; {result.unchanged:,} were already as before"
+        if result.errors:
+            QMessageBox.warning(self, "Some files were not restored", text + ".\n\n" + "\n".join(
+                f"{Path(e.path).name}: {e.message}" for e in result.errors[:30]))
+        else:
+            self.statusBar().showMessage(text + ".", 10000)
 
     # -- help -----------------------------------------------------------------------------------
 
