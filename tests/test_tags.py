@@ -206,3 +206,79 @@ def test_a_kill_mid_batch_damages_nothing_and_the_finished_part_undoes(tmp_path:
     back = run_cli("tag", "--undo", "--project", str(project_file))
     assert back.returncode == 0, back.stdout + back.stderr
     assert all(read_tags(p).genres == [] for p in folder.glob("*.mp3"))
+
+
+def odd_mp3s(folder: Path) -> dict[str, Path]:
+    """MP3s with tags as found in the wild."""
+    from mutagen.apev2 import APEv2
+    from mutagen.id3 import APIC, ID3, TIT2
+
+    source = REPO / "resources" / "demo" / "outro 01.mp3"
+    audio = source.read_bytes()
+    made = {}
+    made["no tags"] = folder / "no tags.mp3"
+    made["no tags"].write_bytes(audio)
+    v1 = b"TAG" + b"Old title".ljust(30, b"\0") + b"Old artist".ljust(30, b"\0") + b"\0" * 30 + b"1999" \
+        + b"\0" * 30 + bytes([8])
+    made["ID3v1 only"] = folder / "v1 only.mp3"
+    made["ID3v1 only"].write_bytes(audio + v1)
+    title = b"\x00Old v2.2 title"
+    frame = b"TT2" + len(title).to_bytes(3, "big") + title
+    size = len(frame)
+    syncsafe = bytes([(size >> 21) & 0x7F, (size >> 14) & 0x7F, (size >> 7) & 0x7F, size & 0x7F])
+    made["ID3v2.2"] = folder / "v22.mp3"
+    made["ID3v2.2"].write_bytes(b"ID3\x02\x00\x00" + syncsafe + frame + audio)
+    made["APEv2 and ID3"] = Path(shutil.copy(source, folder / "ape and id3.mp3"))
+    tags = ID3()
+    tags.add(TIT2(encoding=3, text=["Both tag kinds"]))
+    tags.save(made["APEv2 and ID3"])
+    ape = APEv2()
+    ape["Title"] = "From the APE tag"
+    ape.save(made["APEv2 and ID3"])
+    made["huge picture"] = Path(shutil.copy(source, folder / "huge picture.mp3"))
+    tags = ID3()
+    tags.add(APIC(encoding=3, mime="image/jpeg", type=3, desc="", data=os.urandom(8 * 1024 * 1024)))
+    tags.save(made["huge picture"])
+    return made
+
+
+def test_files_with_odd_tags_are_written_safely(tmp_path: Path) -> None:
+    from mutagen.apev2 import APEv2
+
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    files = odd_mp3s(folder)
+    before_audio = {k: decode_segment(p, SegmentSpec.parse("whole")) for k, p in files.items()}
+    project_file = tmp_path / "odd.audioid"
+    with Project(project_file) as project:
+        project.import_sources([folder])
+        project.set_labels([project.track_id(p) for p in files.values()], "Music")
+        result = apply(project, plan(project))
+    assert result.errors == [] and result.written == len(files)
+    for kind, path in files.items():
+        assert read_tags(path).genres == ["Music"], kind
+        assert np.array_equal(decode_segment(path, SegmentSpec.parse("whole")), before_audio[kind]), kind
+    assert APEv2(files["APEv2 and ID3"])["Title"] == "From the APE tag"
+    assert "Old v2.2 title" in str(mutagen.File(files["ID3v2.2"]).tags["TIT2"])
+    assert len(mutagen.File(files["huge picture"]).tags.getall("APIC")[0].data) == 8 * 1024 * 1024
+
+
+def test_a_full_disk_leaves_the_file_as_it_was(tagged_library, monkeypatch) -> None:
+    import errno
+
+    from audioid_gui.core import tags as tags_module
+
+    project_file, files = tagged_library
+    original = files["mp3"].read_bytes()
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tags_module, "_write_tags", full)
+    with Project(project_file) as project:
+        project.set_label(project.track_id(files["mp3"]), "Music")
+        result = apply(project, plan(project))
+        assert project.tag_changes(result.batch_id) == []  # journalled as failed, nothing to undo
+    assert len(result.errors) == 1 and "No space left" in result.errors[0].message
+    assert files["mp3"].read_bytes() == original
+    assert not list(files["mp3"].parent.glob(".*audioid-tmp"))
