@@ -540,7 +540,7 @@ def cmd_tag(args: argparse.Namespace, project: Project) -> int:
     if args.undo is not None:
         with _CtrlC(token):
             bar = ProgressBar()
-            result = tag_undo(project, args.undo or None, progress=bar, cancel=token)
+            result = tag_undo(project, args.undo or None, progress=bar, cancel=token, only=args.file or None)
             bar.close()
         if result.batch_id is None:
             print("Nothing to undo.")
@@ -556,7 +556,7 @@ def cmd_tag(args: argparse.Namespace, project: Project) -> int:
         if scope is None:
             print(f"audioid: no playlist named {args.playlist!r}", file=sys.stderr)
             return 2
-    the_plan = tag_plan(project, scope, args.mode, args.min_confidence, args.private)
+    the_plan = tag_plan(project, scope, args.mode, args.min_confidence, args.private, args.only_class)
     for item in the_plan.items:
         why = item.source if item.confidence is None else f"model {item.confidence:.0%}"
         print(f"{'; '.join(item.old) or '(none)'} -> {'; '.join(item.new)}  [{why}]  {item.path}")
@@ -700,10 +700,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-confidence", type=float, default=0.9,
                    help="unlabelled tracks get the model's class when it is at least this sure (default 0.9)")
     p.add_argument("--playlist", help="only the tracks of this playlist")
+    p.add_argument("--class", dest="only_class", action="append", metavar="CLASS",
+                   help="only tracks decided as this class (repeatable)")
     p.add_argument("--private", action="store_true", help=f"also write the class and confidence to {PRIVATE_KEY}")
     p.add_argument("--keep-mtime", action="store_true", help="keep the files' modification times")
     p.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     p.add_argument("--undo", nargs="?", type=int, const=0, metavar="BATCH", help="restore a batch (default: the last)")
+    p.add_argument("--file", action="append", metavar="PATH", help="with --undo: only this file (repeatable)")
     p.add_argument("--history", action="store_true", help="list the batches written so far")
     p.set_defaults(run=cmd_tag)
     return parser

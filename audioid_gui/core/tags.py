@@ -291,9 +291,10 @@ def new_genres(old: Sequence[str], genre: str, mode: Mode) -> list[str]:
 
 
 def plan(project: Project, track_ids: Optional[Sequence[int]] = None, mode: Mode = "replace",
-         min_confidence: float = 0.9, private: bool = False) -> Plan:
+         min_confidence: float = 0.9, private: bool = False, classes: Optional[Sequence[str]] = None) -> Plan:
     """What would be written: each track's label (any source but the model's), else the model's
-    prediction when at least ``min_confidence`` sure; genre text from the class set."""
+    prediction when at least ``min_confidence`` sure; genre text from the class set.  ``classes``
+    keeps only the tracks decided as one of them."""
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}")
     genre_of = {c.name: c.genre or c.name for c in project.classes()}
@@ -317,6 +318,8 @@ def plan(project: Project, track_ids: Optional[Sequence[int]] = None, mode: Mode
             class_name, source, confidence = predicted[track_id][0], "model", predicted[track_id][1]
         else:
             result.no_decision += 1
+            continue
+        if classes is not None and class_name not in classes:
             continue
         old_text = (json.loads(tags_json) if tags_json else {}).get("genre")
         old = [g.strip() for g in old_text.split(";")] if old_text else []
@@ -434,14 +437,18 @@ def apply(project: Project, the_plan: Plan, progress: Optional[ProgressCallback]
 
 
 def undo(project: Project, batch_id: Optional[int] = None, progress: Optional[ProgressCallback] = None,
-         cancel: Optional[CancelToken] = None) -> ApplyReport:
-    """Put back the genres (and private field) a batch replaced — the newest batch by default."""
+         cancel: Optional[CancelToken] = None, only: Optional[Sequence[str]] = None) -> ApplyReport:
+    """Put back the genres (and private field) a batch replaced — the newest batch by default;
+    with ``only``, just those files (the batch stays open for the others)."""
     progress = report(progress)
     batch_id = batch_id or project.last_tag_batch()
     result = ApplyReport(batch_id=batch_id)
     if batch_id is None:
         return result
     entries = project.tag_changes(batch_id)
+    if only is not None:
+        wanted = {str(Path(p).resolve()) for p in only}
+        entries = [e for e in entries if str(Path(e.path).resolve()) in wanted]
     for i, entry in enumerate(entries):
         if cancel is not None and cancel.cancelled:
             result.cancelled = True
@@ -458,6 +465,7 @@ def undo(project: Project, batch_id: Optional[int] = None, progress: Optional[Pr
             result.written += 1
         except TagError as exc:
             result.errors.append(ItemError(entry.path, "undo", str(exc)))
-    project.close_tag_batch(batch_id)
+    if only is None:
+        project.close_tag_batch(batch_id)
     progress(Progress(len(entries), len(entries), "done"))
     return result
