@@ -150,7 +150,8 @@ def cmd_scan(args: argparse.Namespace, project: Project) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, project: Project) -> int:
-    return _scan(project, demo_sources(), args)
+    # The clips are copied beside the project, so that tagging the demo changes copies only.
+    return _scan(project, demo_sources(copy_to=project.path.with_name(f"{project.path.stem} library")), args)
 
 
 def _scan(project: Project, sources: Sequence[Path | str], args: argparse.Namespace) -> int:

@@ -484,7 +484,7 @@ class MainWindow(QMainWindow):
         folder = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
         folder.mkdir(parents=True, exist_ok=True)
         if self.open_project(folder / "demo.audioid", create=True):
-            self.start_scan(demo_sources(), "Building the demo project")
+            self.start_scan(demo_sources(copy_to=folder / "demo library"), "Building the demo project")
 
     # -- importing ------------------------------------------------------------------------------
 
