@@ -44,6 +44,7 @@ from .core.extraction import ExtractionReport, default_workers, run_extraction
 from .core.features import VERSION
 from .core.labels_io import LabelFileError, LabelMatcher, export_labels, import_labels
 from .core.learning import (
+    HEARD_WEIGHT,
     STRATEGIES,
     ModelFileError,
     Predictions,
@@ -410,16 +411,23 @@ def _stored_predictions(project: Project) -> Optional[Predictions]:
     return Predictions(stored.track_ids, stored.classes, stored.probabilities, stored.model_id)
 
 
-def cmd_predict(args: argparse.Namespace, project: Project) -> int:
+def _predictions_or_say_why(project: Project) -> Optional[Predictions]:
+    """The predictions, or None after telling the user what is missing."""
     try:
         predictions = _stored_predictions(project)
     except ModelFileError as exc:
         print(f"audioid: {exc}", file=sys.stderr)
-        return 2
+        return None
     if predictions is None:
         print("audioid: no model yet; label some tracks and run `audioid train` first.", file=sys.stderr)
+    return predictions
+
+
+def cmd_predict(args: argparse.Namespace, project: Project) -> int:
+    predictions = _predictions_or_say_why(project)
+    if predictions is None:
         return 2
-    paths = dict(project.db.execute("SELECT id, path FROM tracks"))
+    paths = project.paths_by_id()
     predicted, confidence = predictions.predicted, predictions.confidence
     sure = confidence >= args.min_confidence
     print(f"{len(predictions.track_ids):,} tracks predicted by model {predictions.model_id}; "
@@ -446,18 +454,13 @@ def cmd_predict(args: argparse.Namespace, project: Project) -> int:
 
 
 def cmd_queue(args: argparse.Namespace, project: Project) -> int:
-    try:
-        predictions = _stored_predictions(project)
-    except ModelFileError as exc:
-        print(f"audioid: {exc}", file=sys.stderr)
-        return 2
+    predictions = _predictions_or_say_why(project)
     if predictions is None:
-        print("audioid: no model yet; label some tracks and run `audioid train` first.", file=sys.stderr)
         return 2
-    heard = [t for t, label in project.track_labels().items() if label.source in ("human", "review", "import")]
+    heard = [t for t, label in project.track_labels().items() if label.source in HEARD_WEIGHT]
     features = project.feature_table(VERSION) if args.diverse else None
     queue = rank_queue(predictions, heard, args.n, args.strategy, features)
-    paths = dict(project.db.execute("SELECT id, path FROM tracks"))
+    paths = project.paths_by_id()
     for i, entry in enumerate(queue, 1):
         print(f"{i:>3}  {entry.predicted} {entry.confidence:.0%} / {entry.runner_up} "
               f"{entry.runner_up_probability:.0%}  {paths[entry.track_id]}")
@@ -500,7 +503,7 @@ def cmd_review(args: argparse.Namespace, project: Project) -> int:
                 print(f"Wrote {path}")
         else:
             waiting = pending(project, record)
-            paths = dict(project.db.execute("SELECT id, path FROM tracks"))
+            paths = project.paths_by_id()
             print(f"{name}: {len(waiting):,} sampled tracks to listen to (label them with "
                   "`audioid label PATH CLASS --source review`, or in the window)")
             for track_id in waiting:

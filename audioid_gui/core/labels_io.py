@@ -75,7 +75,7 @@ class LabelMatcher:
 
     def __init__(self, project: Project, base: Path) -> None:
         self.base = base
-        self.by_path = {p: i for i, p in project.db.execute("SELECT id, path FROM tracks")}
+        self.by_path = {p: i for i, p in project.paths_by_id().items()}
         self.by_name: dict[str, list[int]] = {}
         for track_path, track_id in self.by_path.items():
             self.by_name.setdefault(os.path.basename(track_path), []).append(track_id)

@@ -702,6 +702,9 @@ class Project:
             )
         }
 
+    def paths_by_id(self) -> dict[int, str]:
+        return dict(self.db.execute("SELECT id, path FROM tracks"))
+
     def track_paths(self) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT path FROM tracks ORDER BY path")]
 
