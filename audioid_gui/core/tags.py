@@ -98,7 +98,7 @@ class _Id3(_Format):
             tags.add(TXXX(encoding=3, desc=self.private_key, text=[value]))
 
     def others(self, tags: Any) -> dict[str, str]:
-        return {key: _fingerprint(frame._pprint() if not hasattr(frame, "data") else frame.data)
+        return {key: _fingerprint(frame.data if hasattr(frame, "data") else repr(frame))
                 for key, frame in tags.items() if key != "TCON" and key != f"TXXX:{self.private_key}"}
 
 
