@@ -44,7 +44,6 @@ from .core.extraction import ExtractionReport, default_workers, run_extraction
 from .core.features import VERSION
 from .core.labels_io import LabelFileError, LabelMatcher, export_labels, import_labels
 from .core.learning import (
-    HEARD_WEIGHT,
     STRATEGIES,
     ModelFileError,
     Predictions,
@@ -457,9 +456,8 @@ def cmd_queue(args: argparse.Namespace, project: Project) -> int:
     predictions = _predictions_or_say_why(project)
     if predictions is None:
         return 2
-    heard = [t for t, label in project.track_labels().items() if label.source in HEARD_WEIGHT]
     features = project.feature_table(VERSION) if args.diverse else None
-    queue = rank_queue(predictions, heard, args.n, args.strategy, features)
+    queue = rank_queue(predictions, project.heard_track_ids(), args.n, args.strategy, features)
     paths = project.paths_by_id()
     for i, entry in enumerate(queue, 1):
         print(f"{i:>3}  {entry.predicted} {entry.confidence:.0%} / {entry.runner_up} "

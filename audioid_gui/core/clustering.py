@@ -33,13 +33,12 @@ import numpy as np
 from scipy.cluster import hierarchy as sch
 
 from .playlists import PlaylistEntry, write_m3u
-from .project import FeatureTable, TrackLabel
+from .project import HEARD_SOURCES, FeatureTable, TrackLabel
 from .tasks import Cancelled, CancelToken, Progress, ProgressCallback, report
 
 METHODS = ("ward", "average", "complete", "single", "median", "centroid")
 EXACT_LIMIT = 3000  # up to this many tracks the linkage runs on the tracks themselves
 MICRO_CLUSTERS = 2000  # above it, on this many k-means micro-clusters
-HEARD_SOURCES = frozenset({"human", "review", "import"})  # labels a person gave by listening
 SETTLED_SOURCES = HEARD_SOURCES | {"cluster"}  # tracks the guided loop has no more work for
 # Heights of Ward, centroid and median linkage are computed on squared distances.
 _SQUARED = {"ward", "centroid", "median"}
@@ -481,7 +480,7 @@ class LabelState:
             if label is None or label.class_name not in index:
                 continue
             current[row] = index[label.class_name]
-            if label.source in HEARD_SOURCES:
+            if label.heard:
                 heard[row] = current[row]
             settled[row] = label.source in SETTLED_SOURCES
         return cls(list(classes), heard, current, settled)

@@ -33,7 +33,6 @@ from .project import FeatureTable, Project
 from .tasks import Cancelled, CancelToken, Progress, ProgressCallback, report
 
 MIN_LABELS_PER_CLASS = 5
-HEARD_WEIGHT = {"human": 1.0, "review": 1.0, "import": 1.0}
 STRATEGIES = ("margin", "least-confidence", "entropy")
 Strategy = Literal["margin", "least-confidence", "entropy"]
 # Types inside a saved model that skops does not trust by default, and that we do: our own wrapper
@@ -134,7 +133,7 @@ def training_set(project: Project, table: FeatureTable, options: TrainingOptions
     rows, y, weights = [], [], []
     no_features = 0
     for track_id, label in labels.items():
-        weight = HEARD_WEIGHT.get(label.source, options.cluster_weight if label.source == "cluster" else 0.0)
+        weight = 1.0 if label.heard else options.cluster_weight if label.source == "cluster" else 0.0
         if weight <= 0:
             continue
         row = row_of.get(track_id)

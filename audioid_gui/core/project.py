@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 PROJECT_ENV = "AUDIOID_PROJECT"
 DEFAULT_PROJECT_NAME = "audioid.sqlite"
 LABEL_SOURCES = ("human", "cluster", "review", "import", "model")
+HEARD_SOURCES = frozenset({"human", "review", "import"})  # labels a person gave by listening
 
 
 def default_project_path() -> Path:
@@ -51,6 +52,11 @@ class TrackRef:
 class TrackLabel:
     class_name: str
     source: str
+
+    @property
+    def heard(self) -> bool:
+        """Given by someone who listened (not propagated from a cluster, not guessed by a model)."""
+        return self.source in HEARD_SOURCES
 
 
 @dataclass(frozen=True)
@@ -701,6 +707,10 @@ class Project:
                 "WHERE l.id IN (SELECT max(id) FROM labels GROUP BY track_id)"
             )
         }
+
+    def heard_track_ids(self) -> list[int]:
+        """Tracks whose current label was given by ear: never worth asking about again."""
+        return [t for t, label in self.track_labels().items() if label.heard]
 
     def paths_by_id(self) -> dict[int, str]:
         return dict(self.db.execute("SELECT id, path FROM tracks"))

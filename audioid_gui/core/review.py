@@ -20,7 +20,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .clustering import wilson_interval
-from .learning import HEARD_WEIGHT, TrainingOptions
+from .learning import TrainingOptions
 from .playlists import PlaylistEntry, write_m3u
 from .project import Project, ReviewRecord
 from .tracklist import track_rows
@@ -149,7 +149,7 @@ def pending(project: Project, record: ReviewRecord) -> list[int]:
     in_playlist = set(project.playlist_track_ids(record.playlist) or [])
     labels = project.track_labels()
     return [t for t in record.items
-            if t in in_playlist and (t not in labels or labels[t].source not in HEARD_WEIGHT)]
+            if t in in_playlist and (t not in labels or not labels[t].heard)]
 
 
 def report(project: Project, record: ReviewRecord) -> ReviewReport:
@@ -157,7 +157,7 @@ def report(project: Project, record: ReviewRecord) -> ReviewReport:
     in_playlist = set(tracks)
     sample = [t for t in record.items if t in in_playlist]
     labels = project.track_labels()
-    answers = {t: labels[t].class_name for t in sample if t in labels and labels[t].source in HEARD_WEIGHT}
+    answers = {t: labels[t].class_name for t in sample if t in labels and labels[t].heard}
     names = [c.name for c in project.classes()]
     total = len(answers)
     values = list(answers.values())
@@ -205,7 +205,7 @@ def refined_playlists(project: Project, playlist: str, folder: Path, min_confide
     groups: dict[str, list[PlaylistEntry]] = {}
     for t in tracks:
         label = labels.get(t)
-        if label is not None and label.source in HEARD_WEIGHT:
+        if label is not None and label.heard:
             name = label.class_name
         elif t in predicted and predicted[t][1] >= min_confidence:
             name = predicted[t][0]

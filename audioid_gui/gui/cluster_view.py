@@ -124,6 +124,7 @@ class ClusterPanel(QWidget):
         export_menu.addAction("One Playlist per Class…", lambda: self.export_dialog(by_class=True))
         self.export_button.setMenu(export_menu)
         self.table = list_table(COLUMNS, stretch=2)
+        self.table.setMinimumHeight(110)  # a few clusters stay visible beside the guided-labeling box
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._table_menu)
         self.table.itemSelectionChanged.connect(self._row_selected)

@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.learning import (
-    HEARD_WEIGHT,
     Predictions,
     Report,
     Retrained,
@@ -264,7 +263,7 @@ class ModelPanel(QWidget):
     def labels_changed(self, track_ids: Sequence[int]) -> None:
         if self.project is None:
             return
-        heard = [t for t in track_ids if (label := self.project.current_label(t)) and label.source in HEARD_WEIGHT]
+        heard = [t for t in track_ids if (label := self.project.current_label(t)) and label.heard]
         self.queue.drop(heard)
         self._new_labels += len(heard)
         if self.auto.isChecked() and self._new_labels >= self.auto_every.value() and self._job is None:
@@ -280,7 +279,7 @@ class ModelPanel(QWidget):
                 self.queue.set_entries([], {}, "Train a model (Ctrl+R) to see which tracks it is least sure about.")
                 return
             predictions = Predictions(stored.track_ids, stored.classes, stored.probabilities, stored.model_id)
-        heard = [t for t, label in self.project.track_labels().items() if label.source in HEARD_WEIGHT]
+        heard = self.project.heard_track_ids()
         features = self.project.feature_table(VERSION) if self.queue.diverse.isChecked() else None
         entries = rank_queue(predictions, heard, self.queue.size.value(), self.queue.current_strategy(), features)
         rows = track_rows(self.project, [e.track_id for e in entries])
