@@ -238,3 +238,47 @@ def test_welcome_page_without_a_project(window: MainWindow) -> None:
     assert window.pages.currentWidget() is window.welcome
     assert not window.act_add_folder.isEnabled()
     assert window.player.media.playbackState() == QMediaPlayer.PlaybackState.StoppedState
+
+
+def test_player_plays_and_draws_the_recorded_segment_before_trailing_silence(window: MainWindow, tmp_path: Path,
+                                                                           qtbot) -> None:
+    import numpy as np
+
+    from audioid_gui.core.extraction import scan
+
+    from .conftest import SR, two_part_signal
+
+    silent_tail = np.concatenate([two_part_signal(4.0, 10.0), np.zeros(6 * SR, dtype=np.float32)])
+    write_audio(tmp_path / "lib" / "a outro.wav", silent_tail)
+    project_file = tmp_path / "tails.audioid"
+    with Project(project_file) as project:
+        scan(project, [tmp_path / "lib"], workers=1)
+    write_audio(tmp_path / "lib" / "b not scanned.wav", silent_tail)  # listed, never extracted
+    with Project(project_file) as project:
+        project.import_sources([tmp_path / "lib"])
+    window.act_autoplay.setChecked(True)
+    window.open_project(project_file)
+    player = window.player
+    rows = {window.model.track(r).name: r for r in range(window.model.rowCount())}
+    window.table.select_row(rows["a outro.wav"])
+    assert player.track.name == "a outro.wav"
+    assert player.segment_start == pytest.approx(4.25, abs=0.06)
+    assert player.segment_end == pytest.approx(14.25, abs=0.06)
+    assert "Analysed 0:04–0:14" in player.segment_info.text()
+    assert "trailing silence 5.7 s skipped" in player.segment_info.text()
+    qtbot.waitUntil(lambda: player.view.picture is not None, timeout=10_000)
+    assert player.view.picture.start == pytest.approx(player.segment_start, abs=0.01)
+    assert player.view.picture.seconds == pytest.approx(10.0, abs=0.05)
+    qtbot.waitUntil(player.is_playing, timeout=10_000)
+    qtbot.waitUntil(lambda: player.media.position() >= 4200, timeout=10_000)  # it seeked to the segment
+    assert player.media.position() < 14_250
+    # Not extracted (nor probed) yet: the file's last 10 s, as before, in the player and the
+    # picture alike; the file's length comes from the picture's decoding.
+    window.table.select_row(rows["b not scanned.wav"])
+    assert player.track.name == "b not scanned.wav"
+    qtbot.waitUntil(lambda: player.view.picture is not None and player.view.picture.start > 9, timeout=10_000)
+    assert player.segment_start == pytest.approx(10.0, abs=0.06) and player.segment_end == pytest.approx(20.0, abs=0.06)
+    assert player.view.picture.start == pytest.approx(player.segment_start, abs=0.01)
+    assert "Segment 0:10–0:20 (not analysed yet)" in player.segment_info.text()
+    qtbot.waitUntil(lambda: player.media.position() >= 9950, timeout=10_000)
+    stop_playback(window, qtbot)

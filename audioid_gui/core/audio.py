@@ -10,6 +10,18 @@ Two decoders, tried in order:
   decodes only the segment.
 
 Both give float32 samples; the feature extractor wants mono at 22,050 Hz.
+
+``last:N`` means the last N seconds of *audible content*, not of the file: broadcast files often
+end in seconds of silence, and the last 10 s of such a file would be mostly (or only) silence.  The
+rule (``find_trailing_silence``): the file is cut into 50 ms frames counted back from its end; a
+frame is audible when its RMS level (mono mix) reaches -60 dBFS.  When the file ends in at least
+1 s of silence, the segment ends 0.25 s after the last audible frame (so a fade-out is kept whole);
+otherwise it ends at the file's end, exactly as a plain "last N seconds" would.  The file's last N
+seconds are decoded first, as they always were, so a file that does not end in silence costs
+nothing more; when they end in silence, the search steps back in chunks of at most 60 s and gives
+up 10 minutes before the end (a 3-hour file is never decoded in full): a file silent for longer
+than that, or throughout, is analysed on its last N seconds as they are, which the feature
+extractor then refuses as silent.
 """
 from __future__ import annotations
 
@@ -20,7 +32,7 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Callable, Literal, NamedTuple, Optional
 
 import numpy as np
 import soundfile
@@ -35,6 +47,16 @@ FFMPEG_TIMEOUT_S = 120.0
 SEEK_PREROLL_S = 0.25
 
 SegmentKind = Literal["last", "first", "middle", "at", "whole"]
+Window = tuple[float, Optional[float]]  # start and length in seconds (length None: to the end)
+
+# Where the audible content ends (see the module's docstring).
+AUDIBLE_FRAME_S = 0.05
+AUDIBLE_DBFS = -60.0
+FADE_KEPT_S = 0.25  # the segment ends this long after the last audible frame
+MIN_SKIPPED_SILENCE_S = 1.0  # shorter trailing silence is left in: the segment stays as it always was
+SILENCE_SEARCH_FIRST_S = 3.0  # what find_trailing_silence decodes first; the search's smallest step
+SILENCE_SEARCH_CHUNK_S = 60.0  # the backwards search holds at most this much audio at once
+SILENCE_SEARCH_LIMIT_S = 600.0  # and stops this far before the end of the file
 
 
 class AudioError(Exception):
@@ -89,9 +111,12 @@ class SegmentSpec:
     def needs_duration(self) -> bool:
         return self.kind in ("last", "middle", "at")
 
-    def window(self, duration: Optional[float]) -> Optional[tuple[float, Optional[float]]]:
+    def window(self, duration: Optional[float], trailing_silence: float = 0.0) -> Optional[Window]:
         """Start and length in seconds (length None: to the end), or None if the duration is
-        needed but unknown.  A file shorter than the segment gives what there is."""
+        needed but unknown.  A file shorter than the segment gives what there is.
+
+        ``trailing_silence``: seconds at the file's end that a ``last:N`` segment leaves out (what
+        ``find_trailing_silence`` found, less the fade kept); other kinds ignore it."""
         if self.kind == "whole":
             return 0.0, None
         if self.kind == "first":
@@ -100,6 +125,10 @@ class SegmentSpec:
             return None
         length = float(self.seconds or 0.0)
         latest_start = max(0.0, duration - length)
+        if self.kind == "last" and trailing_silence > 0:
+            end = max(0.0, duration - trailing_silence)
+            start = max(0.0, end - length)
+            return start, end - start
         if self.kind == "last":
             start = latest_start
         elif self.kind == "middle":
@@ -110,6 +139,66 @@ class SegmentSpec:
 
 
 DEFAULT_SEGMENT = SegmentSpec()
+
+
+@dataclass(frozen=True)
+class AnalysedSegment:
+    """Where the analysed samples of a track lie in its file: what the player plays and the
+    segment picture shows, recorded with the track's features."""
+
+    start: float  # seconds into the file
+    seconds: float
+    trailing_silence: float = 0.0  # seconds of silence after the audible end that ``last:N`` skipped
+
+    @property
+    def end(self) -> float:
+        return self.start + self.seconds
+
+
+@dataclass(frozen=True)
+class TrailingSilence:
+    """What the backwards search for the end of the audible content found."""
+
+    seconds: Optional[float]  # silence after the last audible frame; None: no audible frame found
+    searched: float  # seconds searched back from the end
+    whole_file: bool  # the search reached the file's start
+
+    def skipped(self) -> float:
+        """How much of the file's end ``last:N`` leaves out (0: none, the segment is as it always was)."""
+        if self.seconds is None or self.seconds < MIN_SKIPPED_SILENCE_S:
+            return 0.0
+        return self.seconds - FADE_KEPT_S
+
+    def no_sound_message(self) -> str:
+        """Why there is nothing to analyse, for a file where no audible frame was found."""
+        if self.whole_file:
+            return f"the file is silent throughout (no 50 ms of it reach {AUDIBLE_DBFS:g} dBFS)"
+        span = f"{self.searched / 60:.0f} min" if self.searched >= 120 else f"{self.searched:.0f} s"
+        return (f"the file is silent for at least its last {span}, where the search for sound stops "
+                f"(no 50 ms reach {AUDIBLE_DBFS:g} dBFS)")
+
+
+@dataclass(frozen=True)
+class DecodedSegment:
+    """The samples of one segment and where they came from."""
+
+    samples: np.ndarray
+    sample_rate: int
+    start: float  # seconds into the file
+    trailing_silence: Optional[TrailingSilence] = None  # for ``last:N``: what the search found
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+    @property
+    def placement(self) -> AnalysedSegment:
+        skipped = self.trailing_silence.skipped() if self.trailing_silence is not None else 0.0
+        return AnalysedSegment(self.start, self.seconds, skipped)
+
+    @property
+    def sound_found(self) -> bool:
+        return self.trailing_silence is None or self.trailing_silence.seconds is not None
 
 
 @dataclass(frozen=True)
@@ -214,24 +303,121 @@ def decode_segment(
     ``duration`` (from ``probe``) lets ffmpeg seek straight to a ``last:N`` segment.
     Raises AudioError(stage="decode").
     """
+    return read_segment(path, segment, duration=duration, sample_rate=sample_rate, channels=channels).samples
+
+
+def read_segment(
+    path: Path | str,
+    segment: SegmentSpec = DEFAULT_SEGMENT,
+    *,
+    duration: Optional[float] = None,
+    sample_rate: Optional[int] = TARGET_SR,
+    channels: int = 1,
+    skip_trailing_silence: bool = True,
+) -> DecodedSegment:
+    """``decode_segment``, and where in the file the samples lie.
+
+    For ``last:N`` the last N seconds of the file are decoded as they always were; only when they
+    end in silence is the end of the audible content searched (see the module's docstring) and the
+    segment decoded again, ending there.  ``skip_trailing_silence=False`` keeps the file's last N
+    seconds.
+    """
     path = str(path)
-    try:
-        samples, rate, expected = _decode_with_libsndfile(path, segment, channels)
-    except _NotForLibsndfile:
-        samples, rate, expected = _decode_with_ffmpeg(path, segment, duration, sample_rate, channels)
-    if len(samples) == 0:
-        raise AudioError("decode", "no audio where the file's header says there is some (truncated or damaged?)")
-    got = len(samples) / rate
-    if expected is not None and got < 0.9 * expected - 0.25:
-        raise AudioError(
-            "decode", f"truncated or damaged: the segment should hold {expected:.1f} s but only {got:.1f} s decode"
-        )
+    raw = _complete(_decode(path, segment.window, duration, sample_rate, channels))
+    silence: Optional[TrailingSilence] = None
+    if segment.kind == "last" and skip_trailing_silence:
+        silence = _search_trailing_silence(path, raw, raw.start + len(raw.samples) / raw.rate)
+        skipped = silence.skipped()
+        if skipped > 0:
+            place = functools.partial(segment.window, trailing_silence=skipped)
+            raw = _complete(_decode(path, place, duration, sample_rate, channels))
+    samples, rate = raw.samples, raw.rate
     if sample_rate is not None and rate != sample_rate:
         samples = soxr.resample(samples, rate, sample_rate).astype(np.float32, copy=False)
-    return samples[:, 0] if channels == 1 else samples
+        rate = sample_rate
+    return DecodedSegment(samples[:, 0] if channels == 1 else samples, rate, raw.start, silence)
 
 
-def _expected_seconds(window: Optional[tuple[float, Optional[float]]], duration: Optional[float]) -> Optional[float]:
+def _complete(raw: "_Raw") -> "_Raw":
+    """The decoded window, unless it is empty or much shorter than the file's header promises."""
+    if len(raw.samples) == 0:
+        raise AudioError("decode", "no audio where the file's header says there is some (truncated or damaged?)")
+    got = len(raw.samples) / raw.rate
+    if raw.expected is not None and got < 0.9 * raw.expected - 0.25:
+        raise AudioError(
+            "decode", f"truncated or damaged: the segment should hold {raw.expected:.1f} s but only {got:.1f} s decode"
+        )
+    return raw
+
+
+def find_trailing_silence(path: Path | str, *, duration: Optional[float] = None) -> Optional[TrailingSilence]:
+    """How long the silence at the end of a file lasts, by the rule in the module's docstring.
+    None when the file cannot be decoded."""
+    path = str(path)
+    try:
+        raw = _decode(path, lambda total: None if total is None else (max(0.0, total - SILENCE_SEARCH_FIRST_S), None),
+                      duration, TARGET_SR, 1)
+    except AudioError:
+        return None
+    return _search_trailing_silence(path, raw, raw.start + len(raw.samples) / raw.rate) if len(raw.samples) else None
+
+
+def _search_trailing_silence(path: str, raw: "_Raw", file_end: float) -> TrailingSilence:
+    """Look for the last audible frame in ``raw`` (which ends at the file's end, ``file_end``
+    seconds in), then further back: chunks that double up to ``SILENCE_SEARCH_CHUNK_S``, until an
+    audible frame turns up, the file's start is reached, or ``SILENCE_SEARCH_LIMIT_S`` have been
+    searched.  A chunk that cannot be decoded ends the search as if it held no sound."""
+    floor = 10 ** (AUDIBLE_DBFS / 10)  # mean square of a -60 dBFS frame
+    chunk = SILENCE_SEARCH_FIRST_S
+    duration = raw.total if raw.total is not None else file_end
+    while True:
+        mono = raw.samples.mean(axis=1) if raw.samples.shape[1] > 1 else raw.samples[:, 0]
+        frame = max(1, int(round(AUDIBLE_FRAME_S * raw.rate)))
+        n = len(mono) // frame
+        lead = len(mono) - n * frame  # frames are counted back from the chunk's end; these few go with the next chunk
+        power = np.square(mono[lead:], dtype=np.float64).reshape(n, frame).mean(axis=1)
+        audible = np.flatnonzero(power >= floor)
+        if len(audible):
+            audible_end = raw.start + (lead + (audible[-1] + 1) * frame) / raw.rate
+            return TrailingSilence(max(0.0, float(file_end - audible_end)), float(file_end - raw.start), raw.start <= 0)
+        end = raw.start + lead / raw.rate
+        searched = float(file_end - end)
+        if raw.start <= 0 or n == 0 or searched >= SILENCE_SEARCH_LIMIT_S:
+            return TrailingSilence(None, float(file_end - raw.start), raw.start <= 0)
+        chunk = min(2 * max(chunk, searched), SILENCE_SEARCH_CHUNK_S, SILENCE_SEARCH_LIMIT_S - searched)
+        start = max(0.0, end - chunk)
+        try:
+            raw = _decode(path, lambda _total: (start, end - start), duration, TARGET_SR, 1)
+        except AudioError as exc:
+            log.debug("cannot look further back for sound in %s: %s", path, exc)
+            return TrailingSilence(None, searched, False)
+        if len(raw.samples) == 0:
+            return TrailingSilence(None, searched, False)
+
+
+class _Raw(NamedTuple):
+    samples: np.ndarray  # (frames, channels) at ``rate``
+    rate: int
+    start: float  # seconds into the file
+    expected: Optional[float]  # seconds the window should hold, by the file's header
+    total: Optional[float]  # the file's length as the decoder saw it
+
+
+def _decode(
+    path: str,
+    place: Callable[[Optional[float]], Optional[Window]],
+    duration: Optional[float],
+    sample_rate: Optional[int],
+    channels: int,
+) -> _Raw:
+    """Decode the window that ``place`` picks for the file's length (None: length unknown)."""
+    try:
+        return _decode_with_libsndfile(path, place, channels)
+    except _NotForLibsndfile:
+        return _decode_with_ffmpeg(path, place, duration, sample_rate, channels)
+
+
+def _expected_seconds(window: Optional[Window], duration: Optional[float]) -> Optional[float]:
     """How much audio a window should yield, by the file's own header; None if unknown."""
     if window is None or duration is None:
         return None
@@ -243,14 +429,12 @@ class _NotForLibsndfile(Exception):
     """libsndfile cannot read this file (or found nothing where it should be): ask ffmpeg."""
 
 
-def _decode_with_libsndfile(
-    path: str, segment: SegmentSpec, channels: int
-) -> tuple[np.ndarray, int, Optional[float]]:
+def _decode_with_libsndfile(path: str, place: Callable[[Optional[float]], Optional[Window]], channels: int) -> _Raw:
     try:
         with soundfile.SoundFile(path) as f:
             rate = f.samplerate
             total = f.frames / rate if f.frames > 0 else None
-            window = segment.window(total)
+            window = place(total)
             if window is None:
                 raise _NotForLibsndfile()
             start, length = window
@@ -264,7 +448,7 @@ def _decode_with_libsndfile(
         raise _NotForLibsndfile() from None
     if len(data) == 0:
         raise _NotForLibsndfile()
-    return _mix(data, channels), rate, _expected_seconds(window, total)
+    return _Raw(_mix(data, channels), rate, first / rate, _expected_seconds(window, total), total)
 
 
 def _mix(data: np.ndarray, channels: int) -> np.ndarray:
@@ -276,12 +460,12 @@ def _mix(data: np.ndarray, channels: int) -> np.ndarray:
 
 def _decode_with_ffmpeg(
     path: str,
-    segment: SegmentSpec,
+    place: Callable[[Optional[float]], Optional[Window]],
     duration: Optional[float],
     sample_rate: Optional[int],
     channels: int,
-) -> tuple[np.ndarray, int, Optional[float]]:
-    window = segment.window(duration)
+) -> _Raw:
+    window = place(duration)
     start, length = window if window is not None else (0.0, None)
     expected = _expected_seconds(window, duration)
     rate = sample_rate or _ffmpeg_native_rate(path)
@@ -290,12 +474,13 @@ def _decode_with_ffmpeg(
         # Some demuxers (Musepack, some VBR streams) land after the seek point: decode from the
         # start and let ffmpeg drop what comes before the segment, exactly.
         samples = _run_ffmpeg(path, start, length, rate, channels, seek_input=False)
-    if window is None and segment.needs_duration:
+    if window is None:
         # Duration was unknown, so the whole file was decoded: cut the segment now.
-        start, length = segment.window(len(samples) / rate) or (0.0, None)
+        duration = len(samples) / rate
+        start, length = place(duration) or (0.0, None)
         first = int(start * rate)
         samples = samples[first: None if length is None else first + int(length * rate)]
-    return samples, rate, expected
+    return _Raw(samples, rate, start, expected, duration)
 
 
 def _run_ffmpeg(

@@ -26,7 +26,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .audio import AudioError, AudioInfo, SegmentSpec, decode_segment, probe
+from .audio import AnalysedSegment, AudioError, AudioInfo, DecodedSegment, SegmentSpec, probe, read_segment
 from .features import VERSION, FeatureError, FeatureExtractor
 from .library import FileIdentity, identity
 from .project import ImportReport, Project, TrackRef
@@ -45,6 +45,7 @@ class Outcome:
     identity: Optional[FileIdentity] = None
     info: Optional[AudioInfo] = None
     vector: Optional[np.ndarray] = None
+    analysed: Optional[AnalysedSegment] = None  # where the vector's samples lie in the file
     stage: str = ""
     message: str = ""
 
@@ -84,19 +85,28 @@ def extract_track(track: TrackRef, segment: SegmentSpec) -> Outcome:
     if ident.size == 0:
         return Outcome(track, ident, stage="probe", message="empty file (0 bytes)")
     info: Optional[AudioInfo] = None
+    decoded: Optional[DecodedSegment] = None
     stage = "probe"
     try:
         info = probe(track.path)
         stage = "decode"
-        samples = decode_segment(track.path, segment, duration=info.duration)
+        decoded = read_segment(track.path, segment, duration=info.duration)
         stage = "features"
-        vector = _extractor().extract(samples)
+        vector = _extractor().extract(decoded.samples)
     except (AudioError, FeatureError) as exc:
-        return Outcome(track, ident, info, stage=getattr(exc, "stage", stage), message=str(exc))
+        return Outcome(track, ident, info, stage=getattr(exc, "stage", stage), message=_reason(exc, decoded))
     except Exception as exc:  # a library failing in a way we did not foresee must not end the batch
         log.exception("unexpected failure on %s", track.path)
         return Outcome(track, ident, info, stage=stage, message=f"unexpected {type(exc).__name__}: {exc}")
-    return Outcome(track, ident, info, vector)
+    return Outcome(track, ident, info, vector, decoded.placement)
+
+
+def _reason(exc: Exception, decoded: Optional[DecodedSegment]) -> str:
+    """The failure in words; a segment found silent says how far back the search for sound went."""
+    if isinstance(exc, FeatureError) and decoded is not None and decoded.trailing_silence is not None \
+            and decoded.trailing_silence.seconds is None:
+        return f"{decoded.trailing_silence.no_sound_message()}; {exc}"
+    return str(exc)
 
 
 def _init_worker() -> None:
@@ -192,7 +202,8 @@ def _run_pool(todo: deque[TrackRef], segment: SegmentSpec, workers: int, finish,
 def _save(project: Project, outcome: Outcome, segment: SegmentSpec, result: ExtractionReport) -> None:
     track = outcome.track
     if outcome.vector is not None and outcome.identity is not None and outcome.info is not None:
-        project.save_features(track.id, outcome.identity, outcome.info, outcome.vector, VERSION, segment)
+        project.save_features(track.id, outcome.identity, outcome.info, outcome.vector, VERSION, segment,
+                              outcome.analysed)
         result.extracted += 1
         return
     if outcome.info is not None and outcome.identity is not None:

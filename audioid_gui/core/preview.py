@@ -12,7 +12,7 @@ from typing import Optional
 import librosa
 import numpy as np
 
-from .audio import TARGET_SR, SegmentSpec, decode_segment
+from .audio import TARGET_SR, AnalysedSegment, SegmentSpec, read_segment
 
 N_MELS = 64
 
@@ -25,14 +25,19 @@ class SegmentPicture:
     mel_db: np.ndarray  # (N_MELS, frames): 0 (quiet) .. 1 (loudest), low frequencies first
 
 
-def segment_picture(path: Path | str, segment: SegmentSpec, duration: Optional[float], columns: int = 600) -> SegmentPicture:
-    """Raises AudioError like ``decode_segment``."""
-    samples = decode_segment(path, segment, duration=duration)
-    window = segment.window(duration) or (0.0, None)
-    seconds = len(samples) / TARGET_SR
+def segment_picture(path: Path | str, segment: SegmentSpec, duration: Optional[float],
+                    analysed: Optional[AnalysedSegment] = None, columns: int = 600) -> SegmentPicture:
+    """Draw the part of the file the features were taken from (``analysed``, recorded at
+    extraction), or, for a track not extracted yet, the segment's last N seconds of the file as
+    the player plays them.  Raises AudioError like ``decode_segment``."""
+    if analysed is not None:
+        decoded = read_segment(path, SegmentSpec("at", analysed.seconds, analysed.start), duration=duration)
+    else:
+        decoded = read_segment(path, segment, duration=duration, skip_trailing_silence=False)
+    samples = decoded.samples
     per_column = max(1, len(samples) // columns)
     usable = samples[: per_column * (len(samples) // per_column)].reshape(-1, per_column)
     envelope = np.stack([usable.min(axis=1), usable.max(axis=1)])
     mel = librosa.feature.melspectrogram(y=samples, sr=TARGET_SR, n_fft=1024, hop_length=512, n_mels=N_MELS)
     mel_db = librosa.power_to_db(mel, ref=np.max, top_db=80.0)
-    return SegmentPicture(window[0], seconds, envelope, (mel_db + 80.0) / 80.0)
+    return SegmentPicture(decoded.start, decoded.seconds, envelope, (mel_db + 80.0) / 80.0)

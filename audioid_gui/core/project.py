@@ -18,7 +18,7 @@ from typing import Iterable, Iterator, Optional, Sequence
 import numpy as np
 
 from . import store
-from .audio import DEFAULT_SEGMENT, AudioInfo, SegmentSpec
+from .audio import DEFAULT_SEGMENT, AnalysedSegment, AudioInfo, SegmentSpec
 from .classes import LabelClass, class_set_problems
 from .library import FileIdentity, canonical_path, find_audio_files, identity, is_audio, is_playlist
 from .playlists import PlaylistError, read_playlist
@@ -575,19 +575,42 @@ class Project:
         vector: np.ndarray,
         version: str,
         segment: SegmentSpec,
+        analysed: Optional[AnalysedSegment] = None,
     ) -> None:
-        """Store a track's metadata and vector in one transaction, and clear its old failure."""
+        """Store a track's metadata and vector in one transaction, and clear its old failure.
+        ``analysed``: where in the file the vector's samples lie (the player plays that part)."""
         with self._write():
             self._store_probe(track_id, ident, info)
             self.db.execute(
                 "INSERT OR REPLACE INTO features(track_id, extractor_version, segment, size, mtime, vector, "
-                "extracted_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "extracted_at, segment_start, segment_seconds, trailing_silence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     track_id, version, str(segment), ident.size, ident.mtime,
                     np.asarray(vector, dtype="<f4").tobytes(), time.time(),
+                    *((analysed.start, analysed.seconds, analysed.trailing_silence) if analysed else (None,) * 3),
                 ),
             )
             self.db.execute("DELETE FROM errors WHERE track_id = ?", (track_id,))
+
+    def analysed_segments(self, track_ids: Sequence[int]) -> dict[int, AnalysedSegment]:
+        """Where the project's segment lies in each track's file, as recorded by the newest
+        extraction from the file as it is now.  Tracks never extracted (or changed since) are
+        left out: the caller falls back to ``SegmentSpec.window``."""
+        found: dict[int, AnalysedSegment] = {}
+        segment = str(self.segment)
+        for first in range(0, len(track_ids), 500):  # stay under SQLite's bound-parameter limit
+            chunk = list(track_ids[first:first + 500])
+            rows = self.db.execute(
+                f"SELECT f.track_id, f.segment_start, f.segment_seconds, f.trailing_silence "
+                f"FROM features f JOIN tracks t ON t.id = f.track_id "
+                f"WHERE f.track_id IN ({','.join('?' * len(chunk))}) AND f.segment = ? "
+                f"AND f.size IS t.size AND f.mtime IS t.mtime AND f.segment_start IS NOT NULL "
+                f"ORDER BY f.extracted_at",
+                [*chunk, segment],
+            )
+            for track_id, start, seconds, silence in rows:  # the newest extraction comes last and wins
+                found[track_id] = AnalysedSegment(start, seconds, silence or 0.0)
+        return found
 
     def feature_table(self, version: str, segment: Optional[SegmentSpec] = None) -> FeatureTable:
         """The current vectors of every track that has one, as one matrix."""

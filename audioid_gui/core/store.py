@@ -201,8 +201,30 @@ def _v4(db: sqlite3.Connection) -> None:
     )
 
 
+def _v5(db: sqlite3.Connection) -> None:
+    """Where each feature vector's samples lie in the file, now that ``last:N`` means the last N
+    seconds of audible content rather than of the file.
+
+    Vectors computed under the old meaning of ``last:N`` are re-keyed ``file-end:N`` (the last N
+    seconds of the file): no current segment matches that key, so they count as stale and the next
+    scan re-extracts them, while nothing is thrown away.  Failures of the features stage are
+    forgotten, so that files the old rule found silent (those ending in 10 s of silence or more)
+    get another try.
+    """
+    _run_script(
+        db,
+        """
+        ALTER TABLE features ADD COLUMN segment_start REAL;      -- seconds into the file where the samples begin
+        ALTER TABLE features ADD COLUMN segment_seconds REAL;    -- how long they last
+        ALTER TABLE features ADD COLUMN trailing_silence REAL;   -- silence at the file's end that last:N left out
+        UPDATE features SET segment = 'file-end:' || substr(segment, 6) WHERE segment LIKE 'last:%';
+        DELETE FROM errors WHERE track_id IS NOT NULL AND stage = 'features';
+        """,
+    )
+
+
 # MIGRATIONS[i] takes a file from version i to version i + 1.  Append; never edit a released step.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

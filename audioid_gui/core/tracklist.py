@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
+from .audio import AnalysedSegment
 from .project import Project
 
 # A track's current label is its newest label row (the index labels_by_track makes this a seek).
@@ -58,6 +59,7 @@ class TrackRow:
     error: Optional[str]
     predicted: Optional[str] = None
     confidence: Optional[float] = None
+    analysed: Optional[AnalysedSegment] = None  # where the features' samples lie; None: not extracted yet
 
     @property
     def name(self) -> str:
@@ -125,11 +127,13 @@ def track_rows(project: Project, ids: Sequence[int]) -> dict[int, TrackRow]:
     for start in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
         chunk = list(ids[start:start + 500])
         marks = ",".join("?" * len(chunk))
+        analysed = project.analysed_segments(chunk)
         for r in project.db.execute(
             f"SELECT t.id, t.path, t.duration, c.name, CASE WHEN c.name IS NULL THEN NULL ELSE l.source END, "
             f"t.tags, (SELECT e.stage || ': ' || e.message FROM errors e WHERE e.track_id = t.id LIMIT 1), "
             f"pr.class, pr.confidence {_FROM} WHERE t.id IN ({marks})",
             chunk,
         ):
-            rows[r[0]] = TrackRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]) if r[5] else {}, r[6], r[7], r[8])
+            rows[r[0]] = TrackRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]) if r[5] else {}, r[6], r[7], r[8],
+                                  analysed.get(r[0]))
     return rows

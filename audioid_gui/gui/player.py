@@ -1,8 +1,10 @@
 """The player panel: real playback (QMediaPlayer + QAudioOutput) of the current track, starting at
 the analysed segment, with a picture of that segment, the file's tags and one button per class.
 
-Playback starts at the segment (by default the last 10 s: the part the features describe) and
-stops at its end, unless "Whole file" is on.
+Playback starts at the segment (by default the last 10 s of audible content: the part the features
+describe) and stops at its end, unless "Whole file" is on.  Where the segment lies was recorded when
+the features were extracted; for a track not extracted yet it is the segment's plain window (the
+file's last 10 s), and the picture shows the same part.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.audio import SegmentSpec
+from ..core.audio import AnalysedSegment, SegmentSpec
 from ..core.preview import SegmentPicture, segment_picture
 from ..core.tasks import CancelToken
 from ..core.tracklist import TrackRow
@@ -47,6 +49,7 @@ class PlayerPanel(QWidget):
         self.segment_start = 0.0
         self.segment_end: Optional[float] = None
         self._pending_start: Optional[float] = None  # seek + play once the media has loaded
+        self._window_unknown = False  # the segment's place awaits the picture (the file's length is unknown)
         self._autoplay = False
         self._picture_job: Optional[Job] = None
 
@@ -74,6 +77,11 @@ class PlayerPanel(QWidget):
         previous.clicked.connect(self.previous_requested)
         following = self._tool_button(QStyle.StandardPixmap.SP_MediaSkipForward, "Next track (Ctrl+Right)")
         following.clicked.connect(self.next_requested)
+        self.segment_info = QLabel()
+        self.segment_info.setObjectName("segmentInfo")
+        self.segment_info.setToolTip(
+            "The part of the file the features describe, and which plays unless \"Whole file\" is on"
+        )
         self.whole_file = QCheckBox("Whole file")
         self.whole_file.setToolTip("Play the whole file instead of the analysed segment (W)")
         self.slider = QSlider(Qt.Orientation.Horizontal)
@@ -114,6 +122,7 @@ class PlayerPanel(QWidget):
         layout.addLayout(transport)
         options = QHBoxLayout()
         options.addWidget(self.whole_file)
+        options.addWidget(self.segment_info)
         options.addStretch(1)
         options.addWidget(self.current_label)
         layout.addLayout(options)
@@ -155,10 +164,12 @@ class PlayerPanel(QWidget):
         self.track = track
         self.segment = segment
         self._pending_start = None
+        self._window_unknown = False
         self.view.set_playhead(None)
         self._show_message("")
         if track is None:
             self.title.setText("No track")
+            self.segment_info.setText("")
             self.tags.setText("")
             self.current_label.setText("")
             self.media.setSource(QUrl())
@@ -167,10 +178,17 @@ class PlayerPanel(QWidget):
         self.title.setText(f"<b>{track.name}</b><br><span style='color:gray'>{track.folder}</span>")
         self.show_label(track)
         self.tags.setText(self._tags_text(track))
-        window = segment.window(track.duration) or (0.0, None)
-        self.segment_start, length = window
-        self.segment_end = None if length is None else self.segment_start + length
+        if track.analysed is not None:
+            self.segment_start, self.segment_end = track.analysed.start, track.analysed.end
+        else:
+            window = segment.window(track.duration)
+            self._window_unknown = window is None
+            self.segment_start, length = window or (0.0, None)
+            self.segment_end = None if length is None else self.segment_start + length
+        self.segment_info.setText(self._segment_text(track))
         if not os.path.exists(track.path):
+            self._window_unknown = False
+            self.segment_info.setText(self._segment_text(track) if track.analysed is not None else "")
             self.media.setSource(QUrl())
             self.view.show_picture(None, "File not found")
             self._show_message(
@@ -194,12 +212,29 @@ class PlayerPanel(QWidget):
             shown.append(f"<span style='color:#c0392b'>{track.error}</span>")
         return " · ".join(shown) if shown else "<span style='color:gray'>No tags</span>"
 
+    def _segment_text(self, track: TrackRow) -> str:
+        """Which part plays: "Analysed 3:12–3:22 · trailing silence 4.1 s skipped"."""
+        analysed: Optional[AnalysedSegment] = track.analysed
+        if analysed is None:
+            if self._window_unknown:
+                return "<span style='color:gray'>Segment: finding it… (not analysed yet)</span>"
+            if self.segment_end is None:
+                return "<span style='color:gray'>Segment: whole file (not analysed yet)</span>"
+            span = f"{format_duration(self.segment_start)}–{format_duration(self.segment_end)}"
+            return f"<span style='color:gray'>Segment {span} (not analysed yet)</span>"
+        text = f"Analysed {format_duration(analysed.start)}–{format_duration(analysed.end)}"
+        if analysed.trailing_silence >= 0.05:
+            text += f" · trailing silence {analysed.trailing_silence:.1f} s skipped"
+        return text
+
     def _draw_picture(self, track: TrackRow, segment: SegmentSpec) -> None:
         if self._picture_job is not None:
             self._picture_job.cancel()
         def task(_progress: object, cancel: CancelToken) -> Optional[SegmentPicture]:
             # Arrow keys held down queue many pictures: draw only the one still wanted.
-            return None if cancel.cancelled else segment_picture(track.path, segment, track.duration)
+            if cancel.cancelled:
+                return None
+            return segment_picture(track.path, segment, track.duration, track.analysed)
 
         job = Job("Segment picture", task)
         job.succeeded.connect(self._picture_ready)
@@ -210,9 +245,32 @@ class PlayerPanel(QWidget):
     def _picture_ready(self, picture: Optional[SegmentPicture]) -> None:
         if self.sender() is self._picture_job and picture is not None:  # not for a track left behind
             self.view.show_picture(picture)
+            if self._window_unknown:
+                self._adopt_window(picture.start, picture.start + picture.seconds)
+
+    def _adopt_window(self, start: float, end: float) -> None:
+        """A track not probed yet has no known length, so where its segment lies is learnt from the
+        picture's decoding: playback moves there, unless the user chose the whole file."""
+        self._window_unknown = False
+        self.segment_start, self.segment_end = start, end
+        if self.track is not None:
+            self.segment_info.setText(self._segment_text(self.track))
+        if self.whole_file.isChecked():
+            return
+        loaded = self.media.mediaStatus() in (QMediaPlayer.MediaStatus.LoadedMedia,
+                                              QMediaPlayer.MediaStatus.BufferingMedia,
+                                              QMediaPlayer.MediaStatus.BufferedMedia)
+        if self._pending_start is not None or not loaded:  # a seek before the media has loaded is lost
+            self._pending_start = start
+        elif not start <= self.media.position() / 1000 < end:
+            self.seek(start)
 
     def _picture_failed(self, message: str) -> None:
         if self.sender() is self._picture_job:
+            if self._window_unknown:  # nothing learnt: the whole file plays, as the label now says
+                self._window_unknown = False
+                if self.track is not None:
+                    self.segment_info.setText(self._segment_text(self.track))
             reason = message.split(": ", 1)[-1]
             self.view.show_picture(None, f"Cannot draw this segment:\n{reason}")
 
