@@ -44,22 +44,22 @@ from .core.extraction import ExtractionReport, default_workers, run_extraction
 from .core.features import VERSION
 from .core.labels_io import LabelFileError, LabelMatcher, export_labels, import_labels
 from .core.learning import (
-    STRATEGIES,
+    MIN_LABELS_PER_CLASS,
+    MODELS,
     ModelFileError,
-    Predictions,
     Report,
     TrainingError,
     TrainingOptions,
     evaluate_model,
     load_model,
     predict,
-    rank_queue,
     retrain,
 )
 from .core.project import FeatureTable, ImportReport, Project, default_project_path
 from .core.playlists import PlaylistEntry, write_m3u
 from .core.review import ReviewError, draw, open_review, pending, refined_playlists
 from .core.review import report as review_report
+from .core.selection import STRATEGIES, Predictions, propose_for
 from .core.store import ProjectFileError
 from .core.tags import MODES, PRIVATE_KEY
 from .core.tags import apply as tag_apply
@@ -360,6 +360,8 @@ def cmd_train(args: argparse.Namespace, project: Project) -> int:
         changes["cluster_weight"] = args.cluster_weight
     if args.folds is not None:
         changes["folds"] = args.folds
+    if args.model is not None:
+        changes["model"] = args.model
     if changes:
         options = TrainingOptions(**{**options.__dict__, **changes})
         options.save(project)
@@ -453,17 +455,30 @@ def cmd_predict(args: argparse.Namespace, project: Project) -> int:
 
 
 def cmd_queue(args: argparse.Namespace, project: Project) -> int:
-    predictions = _predictions_or_say_why(project)
-    if predictions is None:
+    try:
+        predictions = _stored_predictions(project)
+    except ModelFileError as exc:  # the queue can still explore without the model
+        print(f"audioid: {exc}", file=sys.stderr)
+        predictions = None
+    if not project.status(VERSION).extracted:
+        print("audioid: no track has features yet; run `audioid scan` first.", file=sys.stderr)
         return 2
-    features = project.feature_table(VERSION) if args.diverse else None
-    queue = rank_queue(predictions, project.heard_track_ids(), args.n, args.strategy, features)
+    proposal = propose_for(project, predictions, args.n, args.strategy, args.diverse,
+                           TrainingOptions.of(project).grouping)
+    if predictions is None:
+        print("No model yet: these tracks stand for the collection's different sounds, each far from what "
+              "was heard. Label them; training starts once every class has "
+              f"{MIN_LABELS_PER_CLASS} labels.")
+    elif proposal.exploring:
+        print(f"Nobody has labelled {', '.join(proposal.unheard)} yet: the first "
+              f"{sum(not e.predicted for e in proposal.entries)} tracks are unlike anything heard so far.")
     paths = project.paths_by_id()
-    for i, entry in enumerate(queue, 1):
-        print(f"{i:>3}  {entry.predicted} {entry.confidence:.0%} / {entry.runner_up} "
-              f"{entry.runner_up_probability:.0%}  {paths[entry.track_id]}")
-    if not queue:
-        print("Nothing left to ask: every track with a prediction is labelled by ear.")
+    for i, entry in enumerate(proposal.entries, 1):
+        said = (f"{entry.predicted} {entry.confidence:.0%} / {entry.runner_up} {entry.runner_up_probability:.0%}"
+                if entry.predicted else "explore")
+        print(f"{i:>3}  {said}  {paths[entry.track_id]}")
+    if not proposal.entries:
+        print("Nothing left to ask: every track with features is labelled by ear.")
     return 0
 
 
@@ -616,8 +631,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     extract_options = argparse.ArgumentParser(add_help=False)
-    extract_options.add_argument("--segment", type=_segment, help="which part to analyse: last:10 (default), "
-                                 "first:N, middle:N, at:OFFSET:N, whole; remembered by the project")
+    extract_options.add_argument("--segment", type=_segment, help="which part to analyse: last:10 (default; the "
+                                 "last 10 s of sound, trailing silence below -60 dBFS skipped), first:N, middle:N, "
+                                 "at:OFFSET:N, whole; remembered by the project")
     extract_options.add_argument("--workers", type=_positive, default=None,
                                  help=f"processes for extraction (default: all cores, here {default_workers()})")
     extract_options.add_argument("--retry-failed", action="store_true",
@@ -661,12 +677,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="label the undecided tracks of cluster N as CLASS (repeatable; undo with labels history)")
     p.set_defaults(run=cmd_cluster)
 
-    p = sub.add_parser("train", parents=[common], help="train the ensemble on the labels; print its report")
+    p = sub.add_parser("train", parents=[common], help="train the model on the labels; print its report")
     p.add_argument("--fold", type=_fold, action="append", metavar="CLASS=INTO",
                    help="count CLASS as INTO (e.g. Both=Music: the journal's Music vs Dialogue); remembered")
     p.add_argument("--no-fold", dest="fold", action="store_const", const=[], help="forget the folds")
     p.add_argument("--cluster-weight", type=float, help="use labels from clusters with this weight (0: not at all)")
     p.add_argument("--folds", type=_positive, help="cross-validation folds (default 5)")
+    p.add_argument("--model", choices=MODELS,
+                   help="auto (logistic regression, joined by the journal's trees from 100 labels; default), "
+                        "linear, or journal (random forest + gradient boosting 1:2); remembered")
     p.add_argument("--no-evaluate", action="store_true", help="skip the cross-validated report")
     p.set_defaults(run=cmd_train)
     p = sub.add_parser("predict", parents=[common], help="the model's class for every track; export lists")
@@ -674,7 +693,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--export-m3u", metavar="DIR", help="one playlist per predicted class (predicted_CLASS.m3u8)")
     p.add_argument("--min-confidence", type=float, default=0.0, help="only tracks predicted at least this sure")
     p.set_defaults(run=cmd_predict)
-    p = sub.add_parser("queue", parents=[common], help="the tracks the model is least sure about: label these next")
+    p = sub.add_parser("queue", parents=[common],
+                       help="what to label next: with no model yet, representative tracks of different sounds; "
+                            "then the tracks the model is least sure about")
     p.add_argument("--n", type=_positive, default=20)
     p.add_argument("--strategy", choices=STRATEGIES, default="margin")
     p.add_argument("--diverse", action="store_true", help="spread the batch over different-sounding tracks")

@@ -1,42 +1,63 @@
-"""Label efficiency: how many labels the uncertainty queue needs, against labeling at random.
+"""Label efficiency on real recordings: the user's path through the app, against labeling at random.
 
-    python bench/active_learning.py [--data demo synthetic corpus] [--batch 10] [--max-labels 400]
+    python bench/active_learning.py [--data real synthetic-corpus vectors] [--seeds 5] [--max-labels 90]
+                                    [--model auto|linear|journal] [--old]
 
-A simulated user answers truthfully.  Each run starts from 5 random labels per class, then
-repeatedly labels a batch — the top of the queue (margin; and the diverse queue), or random
-tracks — retrains the app's ensemble, and records its accuracy on a held-out 30 % of the tracks
-that neither strategy may label.  Runs are repeated with different seeds and averaged.
+A simulated user starts from an empty project and answers truthfully, exactly as the app offers:
+the queue proposes batches of 3 (with no model yet: representative tracks far from everything
+heard, ``selection.propose``; then the diverse uncertainty queue), and the model is retrained
+whenever the app allows it (``learning.MIN_LABELS_PER_CLASS`` labels of every class heard so far,
+and two classes).  The same is run with the user labeling random tracks (batches of 3).  After 15,
+30 and 60 labels it records the accuracy on every track nobody labelled — 3 classes, and music vs
+dialogue (Both counted as music) — and the expected calibration error of those predictions; and
+how many labels it took to reach 90 %.
+
+Each seed is a different project: a random 90 % of the corpus, and the seed of k-means and of the
+model.  Mean ± standard deviation over the seeds.
+
+``--old`` adds the path as it was before feature recipe 3 and the few-label model: the 83 values
+of recipes 1-2, the journal's ensemble, training only from 5 labels per class (which the user had to
+find by ear: 5 random tracks of each class), then the plain margin queue.
 
 Data sets:
-- demo: the 30 bundled clips (a held-out third; batches of 1);
-- synthetic: 3,000 vectors of 76 features, three classes of 50/30/20 %, "Both" lying between Music
-  and Dialogue, most features uninformative;
-- corpus: the radio-like corpus of ``bench/corpus.py`` (built on demand, about 5 minutes), its
-  features extracted by the app into ``bench/out/corpus.audioid``.
-
-Prints the mean curves, the labels each strategy needs to reach 90 % and 95 % accuracy, and, for
-the corpus, the cross-validated accuracy with every label (the ceiling of the feature set).
-Target: the queue reaches 95 % with at most half the labels random sampling needs.
+- real: ``bench/corpus.py --kind real`` — real speech, songs and instrumentals from
+  ``../shared/dev-audio`` mixed as radio does (300 clips); features extracted by ``audioid scan``
+  into ``bench/out/real_corpus.audioid``.  The targets apply here: at 30 labels ≥ 0.92 (3 classes)
+  and ≥ 0.95 (music vs dialogue); the queue reaches 0.90 with at most half random's labels.
+- synthetic-corpus: the easy second set (espeak-ng speech over game music), 100 clips per class;
+- vectors: 3,000 synthetic vectors with an overlapping "Both" (no audio), to check the model where
+  trees have the edge.
+Also printed: the 5-fold cross-validated accuracy with every label (the ceiling of the features).
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import time
+import warnings
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 
-from audioid_gui.core.learning import TrainingOptions, make_model, uncertainty
+from audioid_gui.core.learning import MIN_LABELS_PER_CLASS, TrainedModel, TrainingOptions, calibration, fit_scaled
+from audioid_gui.core.project import FeatureTable
+from audioid_gui.core.selection import Predictions, propose, rank_queue
 
 OUT = Path(__file__).parent / "out"
-CLASSES = np.array(["Music", "Dialogue", "Both"])
+CLASSES = ["Music", "Dialogue", "Both"]
+MARKS = (15, 30, 60)
+BATCH = 3
+OLD_COLUMNS = 83  # recipes 1-2: the journal's 76 values and 7 speech cues, first in the vector
+OLD_START_PER_CLASS = 5
 
 
 # -- data sets ------------------------------------------------------------------------------------
 
 
-def synthetic(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def vectors(seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:
     rng = np.random.default_rng(seed)
     n, informative = 3000, 12
     y = rng.choice(3, size=n, p=[0.5, 0.3, 0.2])
@@ -44,154 +65,169 @@ def synthetic(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     mix = rng.uniform(0.35, 0.65, size=(n, 1))  # a "Both" track leans to music or to speech
     both = mix * music + (1 - mix) * dialogue
     centre = np.where(y[:, None] == 0, music, np.where(y[:, None] == 1, dialogue, both))
-    X = np.hstack([centre + rng.normal(size=(n, informative)), rng.normal(size=(n, 76 - informative))])
-    return X, CLASSES[y]
+    X = np.hstack([centre + rng.normal(size=(n, informative)), rng.normal(size=(n, 94 - informative))])
+    return X, np.array(CLASSES)[y], [f"f{i}" for i in range(X.shape[1])]
 
 
-def features_with_truth(project_path: Path, sources: list[Path], truth_csv: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Scan (once) and return the feature matrix with the true class of each row."""
+def scanned(project_path: Path, clips: Path, truth_csv: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Scan (once; again after the extractor changes) and return the features with each row's truth."""
     from audioid_gui.core.extraction import scan
     from audioid_gui.core.features import VERSION
-    from audioid_gui.core.labels_io import read_label_file
     from audioid_gui.core.project import Project
 
-    truth = dict(read_label_file(truth_csv))
+    truth = {row[0]: row[1] for row in list(csv.reader(truth_csv.open(encoding="utf-8")))[1:]}
     with Project(project_path) as project:
         status = project.status(VERSION)
-        if not status.tracks or status.extracted + status.failed < status.tracks:  # new, or an older recipe
+        if not status.tracks or status.extracted + status.failed < status.tracks:
             started = time.perf_counter()
-            scan(project, sources, workers=None)
+            scan(project, [clips], workers=None)
             print(f"  (extracted {project.status(VERSION).extracted:,} clips in {time.perf_counter() - started:.0f} s)")
         table = project.feature_table(VERSION)
     keep = [i for i, p in enumerate(table.paths) if Path(p).name in truth]
-    return table.matrix[keep].astype(np.float64), np.array([truth[Path(table.paths[i]).name] for i in keep])
+    return (table.matrix[keep].astype(np.float64), np.array([truth[Path(table.paths[i]).name] for i in keep]),
+            table.names)
 
 
-def demo() -> tuple[np.ndarray, np.ndarray]:
-    from audioid_gui.core.demo import DEMO_AUDIO
-
-    root = Path(__file__).resolve().parents[1]
-    return features_with_truth(OUT / "demo.audioid", [DEMO_AUDIO], root / "resources" / "demo_truth.csv")
-
-
-def corpus(per_class: int) -> tuple[np.ndarray, np.ndarray]:
+def corpus(kind: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     from corpus import build  # bench/corpus.py
 
-    truth = build(OUT / "corpus", per_class)
-    return features_with_truth(OUT / "corpus.audioid", [OUT / "corpus" / "clips"], truth)
+    folder = OUT / ("real_corpus" if kind == "real" else "corpus")
+    truth = build(folder, 100, kind=kind)
+    return scanned(OUT / f"{folder.name}.audioid", folder / "clips", truth)
 
 
-# -- the simulation -------------------------------------------------------------------------------
+# -- the user's path ------------------------------------------------------------------------------
 
 
-Chooser = Callable[[np.ndarray, np.ndarray, int, np.random.Generator], np.ndarray]
+@dataclass
+class Path_:
+    """What one simulated user saw: per label count, accuracy (3 classes, music vs dialogue) and
+    expected calibration error on the never-labelled tracks (NaN before the first model)."""
+
+    labels: list[int]
+    accuracy: list[float]
+    music_dialogue: list[float]
+    ece: list[float]
+
+    def at(self, n: int, values: list[float]) -> float:
+        return next((v for m, v in zip(self.labels, values) if m >= n), float("nan"))
+
+    def reached(self, target: float) -> Optional[int]:
+        return next((m for m, a in zip(self.labels, self.accuracy) if a >= target), None)
 
 
-def by_margin(probabilities: np.ndarray, pool: np.ndarray, batch: int, _rng: np.random.Generator) -> np.ndarray:
-    return pool[np.argsort(-uncertainty(probabilities, "margin"), kind="stable")[:batch]]
+def can_train(y: list[str], per_class: int) -> bool:
+    counts = Counter(y)
+    return len(counts) >= 2 and min(counts.values()) >= per_class
 
 
-def at_random(_probabilities: np.ndarray, pool: np.ndarray, batch: int, rng: np.random.Generator) -> np.ndarray:
-    return rng.choice(pool, size=min(batch, len(pool)), replace=False)
-
-
-def simulate(X: np.ndarray, y: np.ndarray, choose: Chooser, batch: int, max_labels: int, seed: int,
-             diverse: bool = False) -> list[tuple[int, float]]:
+def walk(X: np.ndarray, y: np.ndarray, names: list[str], options: TrainingOptions, strategy: str, seed: int, max_labels: int,
+         old: bool = False) -> Path_:
     rng = np.random.default_rng(seed)
-    order = rng.permutation(len(y))
-    test = order[: int(0.3 * len(y))]
-    pool = order[int(0.3 * len(y)):]
-    labelled = np.concatenate([rng.choice(pool[y[pool] == c], size=min(5, int(np.sum(y[pool] == c))), replace=False)
-                               for c in np.unique(y)])
-    curve = []
-    while True:
-        model = make_model(TrainingOptions(seed=seed), len(labelled)).fit(X[labelled], y[labelled])
-        curve.append((len(labelled), float(np.mean(model.predict(X[test]) == y[test]))))
-        rest = np.setdiff1d(pool, labelled)
-        if len(labelled) >= max_labels or not len(rest):
-            return curve
-        probabilities = model.predict_proba(X[rest])
-        if diverse:
-            chosen = spread(X, rest, probabilities, batch, seed)
-        else:
-            chosen = choose(probabilities, rest, batch, rng)
-        labelled = np.concatenate([labelled, chosen])
+    keep = np.sort(rng.choice(len(y), int(0.9 * len(y)), replace=False))
+    X, y = X[keep], y[keep]
+    ids = np.arange(len(y))
+    table = FeatureTable(ids, [""] * len(ids), names, X.astype(np.float32))
+    labelled: list[int] = []
+    if old:  # before: the first 5 of each class had to be found by ear, blindly
+        labelled = [int(i) for c in CLASSES for i in rng.choice(np.flatnonzero(y == c), OLD_START_PER_CLASS, False)]
+    predictions: Optional[Predictions] = None
+    result = Path_([], [], [], [])
+    folded = np.where(y == "Dialogue", "Dialogue", "Music")
+    while len(labelled) < max_labels:
+        if strategy == "random":
+            rest = np.setdiff1d(ids, labelled)
+            labelled += [int(i) for i in rng.choice(rest, min(BATCH, len(rest)), replace=False)]
+        elif old and predictions is not None:
+            labelled += [e.track_id for e in rank_queue(predictions, labelled, BATCH, "margin")]
+        elif not old:
+            heard = {i: str(y[i]) for i in labelled}
+            labelled += [e.track_id for e in propose(table, heard, CLASSES, predictions, BATCH, diverse=True,
+                                                     seed=seed).entries]
+        if not can_train(list(y[labelled]), OLD_START_PER_CLASS if old else MIN_LABELS_PER_CLASS):
+            continue
+        model = fit_scaled(options, X, names, X[labelled], y[labelled], unlabelled=np.delete(X, labelled, axis=0))
+        classes = [c for c in CLASSES if c in set(y[labelled])]
+        p = TrainedModel(model, classes, {}, {}, 0.0, []).probabilities(X)
+        predictions = Predictions(ids, classes, p.astype(np.float32))
+        open_rows = np.setdiff1d(ids, labelled)
+        guess = np.array(classes)[p.argmax(axis=1)][open_rows]
+        result.labels.append(len(labelled))
+        result.accuracy.append(float(np.mean(guess == y[open_rows])))
+        result.music_dialogue.append(float(np.mean(np.where(guess == "Dialogue", "Dialogue", "Music")
+                                                   == folded[open_rows])))
+        result.ece.append(calibration(p[open_rows], y[open_rows], classes)[1])
+    return result
 
 
-def spread(X: np.ndarray, rest: np.ndarray, probabilities: np.ndarray, batch: int, seed: int) -> np.ndarray:
-    """The app's diverse queue, on row indices."""
-    from audioid_gui.core.learning import Predictions, rank_queue
-    from audioid_gui.core.project import FeatureTable
+def ceiling(X: np.ndarray, y: np.ndarray, names: list[str], options: TrainingOptions) -> tuple[float, float]:
+    """5-fold cross-validated accuracy with every label: 3 classes, and music vs dialogue."""
+    from sklearn.model_selection import StratifiedKFold
 
-    ids = rest + 1
-    predictions = Predictions(ids, list(range(probabilities.shape[1])), probabilities.astype(np.float32))
-    table = FeatureTable(ids, [""] * len(ids), [], X[rest].astype(np.float32))
-    return np.array([e.track_id - 1 for e in rank_queue(predictions, (), batch, "margin", table, seed)])
-
-
-def needed(curve: list[tuple[int, float]], target: float) -> Optional[int]:
-    return next((n for n, accuracy in curve if accuracy >= target), None)
-
-
-def mean_curve(curves: list[list[tuple[int, float]]]) -> list[tuple[int, float]]:
-    length = min(len(c) for c in curves)
-    return [(curves[0][i][0], float(np.mean([c[i][1] for c in curves]))) for i in range(length)]
+    guess = np.empty(len(y), dtype=y.dtype)
+    for train, test in StratifiedKFold(5, shuffle=True, random_state=0).split(X, y):
+        classes = sorted(set(y[train]))
+        model = TrainedModel(fit_scaled(options, X, names, X[train], y[train], unlabelled=X[test]), classes, {}, {}, 0.0,
+                             [])
+        guess[test] = np.array(classes)[model.probabilities(X[test]).argmax(axis=1)]
+    fold = lambda a: np.where(a == "Dialogue", "D", "M")  # noqa: E731
+    return float(np.mean(guess == y)), float(np.mean(fold(guess) == fold(y)))
 
 
-def run(name: str, X: np.ndarray, y: np.ndarray, batch: int, max_labels: int, repeats: int) -> None:
-    counts = ", ".join(f"{(y == c).sum():,} {c}" for c in np.unique(y))
-    print(f"\n== {name}: {len(y):,} tracks ({counts}), {X.shape[1]} features; batches of {batch}, "
-          f"{repeats} runs averaged, accuracy on a held-out 30 %")
-    if len(y) >= 100:
-        print(f"ceiling: 5-fold cross-validated accuracy with all {len(y):,} labels: {ceiling(X, y):.1%}")
-    started = time.perf_counter()
-    strategies = {
-        "queue (margin)": lambda s: simulate(X, y, by_margin, batch, max_labels, s),
-        "queue (diverse)": lambda s: simulate(X, y, by_margin, batch, max_labels, s, diverse=True),
-        "random": lambda s: simulate(X, y, at_random, batch, max_labels, s),
-    }
-    curves = {label: mean_curve([fn(seed) for seed in range(repeats)]) for label, fn in strategies.items()}
-    marks = sorted({n for c in curves.values() for n, _ in c})
-    step = max(1, len(marks) // 12)
-    print("labels  " + "".join(f"{label:>18}" for label in curves))
-    for n in marks[::step] + ([marks[-1]] if marks[-1] not in marks[::step] else []):
-        print(f"{n:>6}  " + "".join(f"{dict(c).get(n, float('nan')):>17.1%} " for c in curves.values()))
-    for target in (0.90, 0.95):
-        reached = {label: needed(c, target) for label, c in curves.items()}
-        text = "   ".join(f"{label}: {n if n is not None else f'not within {max_labels}'}" for label, n in reached.items())
-        ratio = ""
-        if reached["queue (margin)"] and reached["random"]:
-            ratio = f"   -> queue needs {reached['queue (margin)'] / reached['random']:.0%} of random's labels"
-        print(f"labels to reach {target:.0%}: {text}{ratio}")
-    print(f"({time.perf_counter() - started:.0f} s)")
+def summary(paths: list[Path_], n: int) -> str:
+    acc = [p.at(n, p.accuracy) for p in paths]
+    md = [p.at(n, p.music_dialogue) for p in paths]
+    ece = [p.at(n, p.ece) for p in paths]
+    return (f"{np.nanmean(acc):.3f} ± {np.nanstd(acc):.3f}  m/d {np.nanmean(md):.3f} ± {np.nanstd(md):.3f}  "
+            f"ECE {np.nanmean(ece):.3f}")
 
 
-def ceiling(X: np.ndarray, y: np.ndarray) -> float:
-    from sklearn.model_selection import cross_val_score
+def labels_to(paths: list[Path_], target: float, max_labels: int) -> tuple[str, float]:
+    reached = [p.reached(target) for p in paths]
+    values = [r if r is not None else np.inf for r in reached]
+    text = ", ".join(str(r) if r is not None else f">{max_labels}" for r in reached)
+    return text, float(np.median(values))
 
-    return float(np.mean(cross_val_score(make_model(TrainingOptions(), len(y)), X, y, cv=5)))
+
+def run(name: str, X: np.ndarray, y: np.ndarray, names: list[str], options: TrainingOptions, seeds: int, max_labels: int,
+        old: bool) -> None:
+    counts = ", ".join(f"{(y == c).sum():,} {c}" for c in CLASSES)
+    print(f"\n== {name}: {len(y):,} tracks ({counts}); {seeds} seeds, batches of {BATCH}")
+    variants = [("recipe 3, " + options.model, X, names, options, False)]
+    if old:
+        variants.append(("before (83 values, journal)", X[:, :OLD_COLUMNS], names[:OLD_COLUMNS],
+                         TrainingOptions(model="journal"), True))
+    for label, data, columns, opts, is_old in variants:
+        started = time.perf_counter()
+        three, two = ceiling(data, y, columns, opts)
+        print(f"-- {label}, {data.shape[1]} features; ceiling (5-fold CV, all labels): {three:.3f} 3-class, "
+              f"{two:.3f} music vs dialogue")
+        walks = {s: [walk(data, y, columns, opts, s, seed, max_labels, is_old) for seed in range(seeds)]
+                 for s in ("queue", "random")}
+        for strategy, paths in walks.items():
+            print(f"   {strategy:<6} " + "   ".join(f"{n}: {summary(paths, n)}" for n in MARKS if n <= max_labels))
+        queue_text, queue_median = labels_to(walks["queue"], 0.90, max_labels)
+        random_text, random_median = labels_to(walks["random"], 0.90, max_labels)
+        ratio = f" -> queue needs {queue_median / random_median:.0%} of random's labels" \
+            if np.isfinite(queue_median) and np.isfinite(random_median) else ""
+        print(f"   labels to 0.90 — queue: {queue_text} (median {queue_median:g}); random: {random_text} "
+              f"(median {random_median:g}){ratio}   ({time.perf_counter() - started:.0f} s)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", nargs="+", default=["demo", "synthetic", "corpus"],
-                        choices=["demo", "synthetic", "corpus"])
-    parser.add_argument("--batch", type=int, default=10)
-    parser.add_argument("--max-labels", type=int, default=400)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--per-class", type=int, default=400, help="corpus size per class")
+    parser.add_argument("--data", nargs="+", default=["real"], choices=["real", "synthetic-corpus", "vectors"])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--max-labels", type=int, default=90)
+    parser.add_argument("--model", default="auto", choices=["auto", "linear", "journal"])
+    parser.add_argument("--old", action="store_true", help="also run the path as it was before recipe 3")
     args = parser.parse_args()
+    warnings.filterwarnings("ignore", category=UserWarning)
     OUT.mkdir(exist_ok=True)
+    options = TrainingOptions(model=args.model)
     for name in args.data:
-        if name == "demo":
-            X, y = demo()
-            run("demo", X, y, 1, 21, args.repeats)
-        elif name == "synthetic":
-            X, y = synthetic()
-            run("synthetic", X, y, args.batch, args.max_labels, args.repeats)
-        else:
-            X, y = corpus(args.per_class)
-            run("corpus", X, y, args.batch, args.max_labels, args.repeats)
+        X, y, names = vectors() if name == "vectors" else corpus("real" if name == "real" else "synthetic")
+        run(name, X, y, names, options, args.seeds, args.max_labels, args.old and name != "vectors")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
 (a) baseline: ``librosa.load`` of the whole file, then one librosa call per feature, each computing
     its own spectrogram (one process, as in the notebook);
 (b) ours: the project's extraction of the last 10 s, across worker processes, writing to a project;
-(c) floor: decoding the segments alone, one process, no features, no project.
+(c) floor: decoding the segments alone, one process, no features, no project;
+(d) the feature recipe's cost per file, one process, split into its three families.
 
 Prints files/s for each and the ratio (b)/(a).  Files are synthesised once into bench/out/.
 """
@@ -66,6 +67,29 @@ def baseline(path: Path) -> np.ndarray:
     return np.concatenate([p.mean(axis=1) for p in parts])
 
 
+def feature_costs(segments: list[np.ndarray]) -> None:
+    """Milliseconds per segment for each family of the feature recipe (after one warm-up)."""
+    from audioid_gui.core.features import VERSION, FeatureExtractor, music_cues, speech_detector
+
+    extractor = FeatureExtractor()
+    extractor.extract(segments[0])
+    spent = {"spectral": 0.0, "speech detector": 0.0, "music cues": 0.0}
+    for samples in segments:
+        started = time.perf_counter()
+        _, frames = extractor._spectral.compute(samples)
+        spectral = time.perf_counter()
+        p, on_grid = extractor._detector.on_frames(samples, frames)
+        speech_detector.summary(p, on_grid, frames)
+        detector = time.perf_counter()
+        music_cues.compute(frames, on_grid)
+        spent["spectral"] += spectral - started
+        spent["speech detector"] += detector - spectral
+        spent["music cues"] += time.perf_counter() - detector
+    total = sum(spent.values())
+    parts = ", ".join(f"{name} {ms / len(segments) * 1000:.0f} ms" for name, ms in spent.items())
+    print(f"(d) features, recipe {VERSION}: {total / len(segments) * 1000:.0f} ms per file ({parts})")
+
+
 def timed(label: str, n: int, work) -> float:
     start = time.perf_counter()
     work()
@@ -114,6 +138,7 @@ def main() -> None:
         args.n,
         lambda: [decode_segment(f, segment, duration=probe(f).duration) for f in files],
     )
+    feature_costs([decode_segment(f, segment, duration=probe(f).duration) for f in files])
     print(f"\nspeed-up (b)/(a): {b / a:.1f}x including start-up, {steady / a:.0f}x once started   (target >= 10x)")
     print(f"decode floor with {args.workers} processes ~ {c * args.workers:.1f} files/s; "
           f"ours, once started, runs at {steady / (c * args.workers):.0%} of it (the rest: features and writes)")

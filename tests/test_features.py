@@ -1,13 +1,16 @@
-"""The feature vector: the journal's set, named, deterministic, and telling speech from music."""
+"""The feature vector: the journal's set, the speech detector and the music cues, named,
+deterministic, and telling speech from music on synthetic and on real recordings."""
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from audioid_gui.core.audio import SegmentSpec, decode_segment
-from audioid_gui.core.features import FEATURE_NAMES, SPEECH_NAMES, FeatureError, FeatureExtractor
+from audioid_gui.core.features import FEATURE_NAMES, SPEECH_NAMES, FeatureError, FeatureExtractor, music_cues
+from audioid_gui.core.features import speech_detector
 
 from .conftest import REPO, SR, tone
 
@@ -19,9 +22,10 @@ def extractor() -> FeatureExtractor:
 
 def test_vector_has_the_journal_feature_set_as_named_means_and_spreads(extractor: FeatureExtractor) -> None:
     vector = extractor.extract(tone(10))
-    assert vector.dtype == np.float32 and vector.shape == (83,) and len(FEATURE_NAMES) == 83
+    assert vector.dtype == np.float32 and vector.shape == (len(FEATURE_NAMES),) and len(set(FEATURE_NAMES)) == 111
     rows = {name.rsplit("_", 1)[0] for name in FEATURE_NAMES[:76]}
-    assert FEATURE_NAMES[76:] == SPEECH_NAMES
+    assert FEATURE_NAMES[76:83] == SPEECH_NAMES
+    assert FEATURE_NAMES[83:] == speech_detector.NAMES + music_cues.NAMES
     assert {f"mfcc_{i:02d}" for i in range(1, 14)} <= rows
     assert {"zcr", "rms", "rolloff", "bandwidth", "centroid", "hnr"} <= rows
     assert sum(r.startswith("contrast_") for r in rows) == 7 and sum(r.startswith("chroma_") for r in rows) == 12
@@ -84,3 +88,54 @@ def test_speech_features_tell_a_voice_from_a_held_chord(extractor: FeatureExtrac
     assert voice["pitch_std"] > chord["pitch_std"] + 1 and voice["pitch_glide"] > chord["pitch_glide"]
     assert voice["flux_mean"] > chord["flux_mean"]
     assert 0 <= voice["voiced_ratio"] <= 1 and 0 <= chord["modulation_4hz"] <= 1
+
+
+DEV_AUDIO = Path(__file__).resolve().parents[2] / "shared" / "dev-audio"
+SPEECH_DETECTOR = [FEATURE_NAMES.index(n) for n in speech_detector.NAMES]
+
+
+def named(vector: np.ndarray) -> dict[str, float]:
+    return dict(zip(FEATURE_NAMES, vector.tolist()))
+
+
+def test_quiet_noise_very_short_and_clipped_input_give_finite_repeatable_vectors(extractor: FeatureExtractor) -> None:
+    rng = np.random.default_rng(4)
+    quiet = (10 ** (-70 / 20) * rng.standard_normal(SR * 10)).astype(np.float32)  # just above "silent"
+    shortest = speech_like(1.0)
+    clipped = np.clip(speech_like(10) * 40, -1.0, 1.0)  # a voice driven hard into the limiter
+    overdriven = speech_like(10) * 30  # decoders can give samples beyond ±1
+    for samples in (quiet, shortest, clipped, overdriven):
+        vector = extractor.extract(samples)
+        assert np.all(np.isfinite(vector))
+        assert np.array_equal(vector, extractor.extract(samples.copy()))
+    assert named(extractor.extract(quiet))["vad_mean"] < 0.2
+    with pytest.raises(FeatureError, match="too short"):
+        extractor.extract(speech_like(0.99))
+
+
+def test_the_speech_detector_is_reset_between_clips(extractor: FeatureExtractor) -> None:
+    """The detector is recurrent: what it heard before must not colour the next clip."""
+    voice, chord = speech_like(10), tone(10, 220) + tone(10, 330)
+    alone = extractor.extract(chord)
+    extractor.extract(voice)
+    assert np.array_equal(extractor.extract(chord)[SPEECH_DETECTOR], alone[SPEECH_DETECTOR])
+
+
+def dev_audio(folder: str, name: str) -> np.ndarray:
+    path = DEV_AUDIO / folder / name
+    if not path.exists():
+        pytest.skip(f"the real recordings are not beside the checkout ({DEV_AUDIO})")
+    return decode_segment(path, SegmentSpec.parse("last:10"))
+
+
+def test_on_real_recordings_speech_fires_the_detector_and_music_holds_its_tones(extractor: FeatureExtractor) -> None:
+    speech = named(extractor.extract(dev_audio("speech", "speech_whisper_jfk.flac")))
+    reading = named(extractor.extract(dev_audio("speech", "speech_Resemblyzer_1998-15444-0000.flac")))
+    piano = named(extractor.extract(dev_audio("instrumental", "instr_libtsm_BeethovenPiano.flac")))
+    jazz = named(extractor.extract(dev_audio("instrumental", "instr_libtsm_Jazz.flac")))
+    for voice in (speech, reading):
+        for music in (piano, jazz):
+            assert voice["vad_mean"] > 0.5 > music["vad_mean"]
+            assert voice["pause_level"] < music["pause_level"]  # speech pauses fall towards silence
+            assert voice["chroma_stability"] < music["chroma_stability"]
+    assert jazz["pulse"] > max(speech["pulse"], reading["pulse"])  # a beat

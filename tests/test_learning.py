@@ -1,4 +1,5 @@
-"""The ensemble, its report, predictions, persistence and the uncertainty queue."""
+"""The model, its report and calibration, predictions, persistence, and what to hear next (the
+cold-start and uncertainty queues)."""
 from __future__ import annotations
 
 import time
@@ -14,19 +15,17 @@ from audioid_gui.core.labels_io import read_label_file
 from audioid_gui.core.learning import (
     MIN_LABELS_PER_CLASS,
     ModelFileError,
-    Predictions,
     PriorCorrected,
     TrainingError,
     TrainingOptions,
     evaluate,
     evaluate_model,
     load_model,
-    rank_queue,
     retrain,
     training_set,
-    uncertainty,
 )
 from audioid_gui.core.project import FeatureTable, Project
+from audioid_gui.core.selection import Predictions, explore, propose, rank_queue, uncertainty
 
 from .conftest import REPO, run_cli
 
@@ -107,12 +106,49 @@ def test_too_few_labels_are_refused_with_a_message(tmp_path: Path) -> None:
         label(project, truth, music[:10])
         with pytest.raises(TrainingError, match="only Music"):
             training_set(project, table)
-        label(project, truth, dialogue[: MIN_LABELS_PER_CLASS - 2])
-        with pytest.raises(TrainingError, match=f"Dialogue has {MIN_LABELS_PER_CLASS - 2}"):
+        label(project, truth, dialogue[: MIN_LABELS_PER_CLASS - 1])
+        with pytest.raises(TrainingError, match=f"Dialogue has {MIN_LABELS_PER_CLASS - 1}"):
             training_set(project, table)
-        label(project, truth, dialogue[MIN_LABELS_PER_CLASS - 2: MIN_LABELS_PER_CLASS])
+        label(project, truth, dialogue[MIN_LABELS_PER_CLASS - 1: MIN_LABELS_PER_CLASS])
         ts = training_set(project, table)
         assert ts.classes == ["Music", "Dialogue"] and any("Both" in note for note in ts.notes)
+
+
+def test_training_starts_from_two_labels_per_class_and_says_the_model_is_young(tmp_path: Path) -> None:
+    project, truth = synthetic_project(tmp_path / "p.audioid", overlap=0.5)
+    with project:
+        first_two = [[i for i in range(1, 301) if truth[i - 1] == k][:2] for k in range(3)]
+        label(project, truth, [t for ids in first_two for t in ids])
+        result = retrain(project)
+        assert result.trained.counts == {"Music": 2, "Dialogue": 2, "Both": 2}
+        assert any(note.startswith("The model is still young") for note in result.trained.notes)
+        rest = ~np.isin(result.predictions.track_ids, [t for ids in first_two for t in ids])
+        expected = np.array(CLASSES)[truth[result.predictions.track_ids[rest] - 1]]
+        assert np.mean(result.predictions.predicted[rest] == expected) > 0.8
+        report = evaluate_model(project, result.model_id)
+        assert report.folds == 2 and "still young" in report.text()
+        label(project, truth, range(1, 61))
+        assert not any("young" in note for note in retrain(project).trained.notes)
+
+
+def test_the_report_says_how_far_the_probabilities_can_be_trusted(tmp_path: Path) -> None:
+    project, truth = synthetic_project(tmp_path / "p.audioid", overlap=1.2)
+    with project:
+        label(project, truth, range(1, 121))
+        report = evaluate(training_set(project, project.feature_table(VERSION)))
+        assert 0 <= report.ece <= 0.25 and 0 <= report.brier < 1
+        assert "expected calibration error" in report.text() and "Brier score" in report.text()
+
+
+def test_a_perfect_and_a_useless_model_have_the_calibration_they_deserve() -> None:
+    from audioid_gui.core.learning import calibration
+
+    truth = np.array(["A", "B"] * 50)
+    perfect = np.where(truth[:, None] == np.array(["A", "B"]), 1.0, 0.0)
+    assert calibration(perfect, truth, ["A", "B"]) == (0.0, 0.0)
+    overconfident = 1.0 - perfect  # always sure, always wrong
+    brier, ece = calibration(overconfident, truth, ["A", "B"])
+    assert brier == pytest.approx(2.0) and ece == pytest.approx(1.0)
 
 
 def test_folding_both_into_music_trains_music_against_dialogue(tmp_path: Path) -> None:
@@ -223,6 +259,12 @@ def test_train_predict_queue_and_label_commands(demo_project: Path, tmp_path: Pa
             seen[cls] = seen.get(cls, 0) + 1
             rows.append(f"{name},{cls}")
     partial.write_text("file,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    cold = run_cli("queue", "--n", "6", "--project", project)
+    assert cold.returncode == 0, cold.stderr
+    assert cold.stdout.startswith("No model yet") and cold.stdout == run_cli("queue", "--n", "6", "--project", project).stdout
+    explored = [Path(line.split("  ")[-1]).name for line in cold.stdout.splitlines()[1:]]
+    assert len(explored) == 6 and all("explore" in line for line in cold.stdout.splitlines()[1:])
+    assert len({TRUTH[name] for name in explored}) == 3  # every class among the first six
     assert "Imported 18" in run_cli("labels", "import", str(partial), "--source", "human", "--project", project).stdout
     trained = run_cli("train", "--folds", "3", "--project", project)
     assert trained.returncode == 0, trained.stderr
@@ -247,3 +289,64 @@ def test_train_predict_queue_and_label_commands(demo_project: Path, tmp_path: Pa
     assert thin.returncode == 2 and "at least two classes" in thin.stderr
     unknown = run_cli("label", "nothing.mp3", "Music", "--project", project)
     assert unknown.returncode == 2 and "no track" in unknown.stderr
+
+
+def blobs(sizes: tuple[int, ...] = (150, 90, 30), seed: int = 3) -> tuple[FeatureTable, np.ndarray]:
+    """Well-separated groups of very different sizes, as a feature table, and each row's group."""
+    rng = np.random.default_rng(seed)
+    truth = np.repeat(np.arange(len(sizes)), sizes)
+    centres = rng.normal(size=(len(sizes), 12)) * 6
+    vectors = (centres[truth] + rng.normal(size=(len(truth), 12))).astype(np.float32)
+    ids = np.arange(1, len(truth) + 1)
+    return FeatureTable(ids, [f"/x/{i}" for i in ids], [f"f{i}" for i in range(12)], vectors), truth
+
+
+def test_the_cold_start_queue_is_deterministic_and_reaches_every_kind_of_sound_soon() -> None:
+    table, truth = blobs()
+    first = explore(table, [], 6)
+    assert [e.track_id for e in first] == [e.track_id for e in explore(table, [], 6)]
+    assert len({e.track_id for e in first}) == 6 and all(e.predicted == "" for e in first)
+    assert set(truth[[e.track_id - 1 for e in first[:3]]]) == {0, 1, 2}  # the small group within 3 picks
+    # What was heard pushes the next proposals away from it.
+    heard = [int(t) for t in table.track_ids[truth == 0][:5]]
+    after = explore(table, heard, 2)
+    assert all(truth[e.track_id - 1] != 0 for e in after)
+
+
+def test_the_queue_explores_until_every_class_is_heard_then_asks_the_model() -> None:
+    table, truth = blobs()
+    names = np.array(CLASSES)[truth]
+    none = propose(table, {}, CLASSES, None, 4)
+    assert none.exploring and none.unheard == CLASSES and len(none.entries) == 4
+    heard = {int(t): names[t - 1] for t in table.track_ids[truth < 2][::40]}
+    probabilities = np.tile([0.5, 0.5], (len(truth), 1)).astype(np.float32)
+    model = Predictions(table.track_ids, CLASSES[:2], probabilities)
+    half = propose(table, heard, CLASSES, model, 4)
+    assert half.exploring and half.unheard == ["Both"]
+    assert [bool(e.predicted) for e in half.entries] == [False, False, True, True]
+    assert any(truth[e.track_id - 1] == 2 for e in half.entries if not e.predicted)
+    heard[int(table.track_ids[truth == 2][0])] = "Both"
+    settled = propose(table, heard, CLASSES, model, 4)
+    assert not settled.exploring and all(e.predicted for e in settled.entries)
+
+
+@pytest.mark.parametrize("model, labels", [("auto", 150), ("linear", 30), ("journal", 60)])
+def test_each_model_round_trips_under_the_allow_list(tmp_path: Path, model: str, labels: int) -> None:
+    project, truth = synthetic_project(tmp_path / "p.audioid", overlap=0.8)
+    with project:
+        label(project, truth, range(1, labels + 1))
+        result = retrain(project, TrainingOptions(model=model))
+        kinds = {type(step).__name__ for step in result.trained.model.named_steps["model"].__dict__.get(
+            "estimators_", [result.trained.model.named_steps["model"]])}
+        assert ("LogisticRegression" in kinds) == (model != "journal")
+        stored = project.latest_model()
+        loaded = load_model(stored.blob, stored.classes, stored.grouping)
+        assert np.allclose(loaded.probabilities(project.feature_table(VERSION).matrix.astype(np.float64)),
+                           result.predictions.probabilities, atol=1e-6)
+
+
+def test_the_cold_start_queue_never_runs_dry_after_every_representative_is_heard() -> None:
+    table, _ = blobs((20, 20, 20))
+    heard = [e.track_id for e in explore(table, [], 60)]
+    assert len(heard) == 60 and len(set(heard)) == 60  # past the 48 medoids, other tracks follow
+    assert explore(table, heard, 5) == []  # everything heard: nothing left to propose

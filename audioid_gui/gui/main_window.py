@@ -172,7 +172,7 @@ class MainWindow(QMainWindow):
         self.clusters.review_requested.connect(self._review_tracks)
         self.clusters_dock = self._dock("Clusters", "clustersDock", self.clusters)
         self.model_panel = ModelPanel(self.jobs)
-        self.model_panel.show_tracks.connect(self.show_track_set)
+        self.model_panel.show_tracks.connect(self._show_queue)
         self.model_panel.predictions_changed.connect(self._predictions_changed)
         self.model_panel.queue_changed.connect(self._queue_changed)
         self.model_dock = self._dock("Model", "modelDock", self.model_panel)
@@ -269,7 +269,8 @@ class MainWindow(QMainWindow):
         self.act_retrain = a("&Retrain Model", self._retrain, "Ctrl+R",
                              "Train on the labels given by ear and predict every track, in the background")
         self.act_label_queue = a("Label from &Queue", self._label_from_queue, "Ctrl+Shift+Q",
-                                 "Show the tracks the model is least sure about and play the first")
+                                 "Show the tracks to hear next (the model's doubts; with no model, tracks "
+                                 "that stand for the collection's sounds) and play the first")
         self.act_cluster = a("&Cluster Tracks", self._cluster_now, "Ctrl+Shift+C",
                              "Cluster every track with features (hierarchical, in the background)")
         self.act_guided = a("&Guided Labeling", self._guided_toggled, "Ctrl+G",
@@ -538,6 +539,7 @@ class MainWindow(QMainWindow):
         self._rebuild_quick_filters()
         if report.extracted.extracted:
             self.clusters.features_changed()
+            self.model_panel.features_changed()
         if self._review_import and report.imported.playlists:
             self.review_panel.reload_playlists(select=report.imported.playlists[0])
             self.review_dock.show()
@@ -677,10 +679,15 @@ class MainWindow(QMainWindow):
         self.model_dock.show()
         self.model_dock.raise_()
         self.model_panel.tabs.setCurrentWidget(self.model_panel.queue)
-        if self.model_panel.queue.entries:
-            self.model_panel.queue.play_from(0)
-        else:
-            self.statusBar().showMessage("The queue is empty: train a model first (Ctrl+R).", 8000)
+        message = self.model_panel.label_from_queue()  # plays now, or as soon as the queue is chosen
+        if message:
+            self.statusBar().showMessage(message, 8000)
+
+    def _show_queue(self, title: str, ids: Sequence[int], play: bool) -> None:
+        """The queue in the track table; the label keys then go to the table, not the panel's button."""
+        self.show_track_set(title, ids, play)
+        if play:
+            self.table.setFocus()
 
     def _predictions_changed(self) -> None:
         self.refresh_tracks()
@@ -703,11 +710,17 @@ class MainWindow(QMainWindow):
         self.start_scan([path], f"Importing {path.name} to review")
 
     def _queue_changed(self, ids: tuple[int, ...]) -> None:
-        """A retrained model reranked the queue: if the table shows the queue, show the new one,
-        keeping the track being heard (first, so the next key press moves on into the new queue)."""
-        if self._track_set is None or self._track_set[0] != QUEUE_TITLE:
+        """A new queue (a retrain, the next explored batch): if the table shows the queue, show the
+        new one, keeping the track being heard (first, so the next key press moves on into the new
+        queue) — unless that track is labelled already: then the new queue plays from its start."""
+        if self._track_set is None or self._track_set[0] != QUEUE_TITLE or self.project is None:
             return
         current = self.table.current_track_id()
+        label = self.project.current_label(current) if current is not None else None
+        showing = self.quick_filter.currentData() == ("ids", QUEUE_TITLE)  # not another list meanwhile
+        if showing and ids and current not in ids and label is not None and label.heard:
+            self._show_queue(QUEUE_TITLE, ids, True)
+            return
         if current is not None and current not in ids:
             ids = (current, *ids)
         self._track_set = (QUEUE_TITLE, ids)
@@ -752,6 +765,7 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Labels not imported", str(exc))
             return
         self.refresh_tracks()
+        self.model_panel.refresh_queue()  # tracks now heard leave it
         lines = [f"Imported {result.imported:,} labels."]
         if result.unknown_tracks:
             lines.append(f"{len(result.unknown_tracks):,} entries name no track of this project.")

@@ -1,75 +1,112 @@
-"""The Model panel: retrain in the background, the uncertainty queue, and the model's report.
+"""The Model panel: retrain in the background, the queue of tracks to hear next, and the model's report.
+
+The Queue tab works from the first minute: with no model it proposes tracks that stand for the
+collection's different sounds (``core.selection``), later the tracks the model is least sure about.
+The queue is computed by a job (k-means over every track's features takes a second or more on a
+large collection), so the window never waits for it; a result that arrives for a project left
+behind, or after a newer refresh was asked for, is dropped.
 
 Retraining (Ctrl+R, or by itself every N new labels) runs as a job while the user keeps labeling.
 When it ends, the track table's Predicted column and the queue refresh; then a second job
 cross-validates the model and the Report tab shows accuracy, per-class precision/recall/F1, the
-confusion matrix and the learning curve over all trainings so far.
+calibration, the confusion matrix and the learning curve over all trainings so far.
 """
 from __future__ import annotations
 
+import logging
 import time
-from typing import Optional, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
+from threadpoolctl import threadpool_limits
 
+from ..core.features import VERSION
 from ..core.learning import (
-    Predictions,
+    AUTO_TREES_FROM,
+    MIN_LABELS_PER_CLASS,
+    TRAINING_THREADS,
+    YOUNG_LABELS_PER_CLASS,
     Report,
     Retrained,
     TrainingOptions,
     evaluate_model,
-    rank_queue,
     retrain,
 )
-from ..core.features import VERSION
-from ..core.project import Project
-from ..core.tasks import CancelToken, ProgressCallback
+from ..core.project import ModelRecord, Project
+from ..core.selection import Predictions, Proposal, propose_for
+from ..core.tasks import Cancelled, CancelToken, ProgressCallback
 from ..core.tracklist import track_rows
 from .job_status import JobStatus
 from .queue import QueueView
 from .workers import Job
 
+log = logging.getLogger(__name__)
+
 JOURNAL_FOLD = {"Both": "Music"}  # the journal's "Music vs Dialogue": speech over music counts as music
+MODEL_CHOICES = (  # (TrainingOptions.model, shown name, what it is)
+    ("auto", "Auto (recommended)",
+     f"Logistic regression while labels are few; from {AUTO_TREES_FROM} labels on it votes together with "
+     "the journal's random forest and gradient boosting"),
+    ("linear", "Logistic regression",
+     "A regularised linear model: sound from the first few labels, and the fastest to train"),
+    ("journal", "Journal ensemble (RF + boosting)",
+     "The journal's random forest and gradient boosting, soft-voted 1:2: strong with many labels, "
+     "weak with few"),
+)
+AGE_REFRESH_MS = 30_000  # "trained N min ago" keeps up while the panel is shown
+QUEUE_REFRESH_DELAY_MS = 200  # a spin box held down asks for one queue, not twenty
+YOUNG_COLOR = "#d35400"
+ERROR_COLOR = "#c0392b"
 
 
 class ReportView(QWidget):
-    """Accuracy and per-class figures as text; the confusion matrix and learning curve as plots."""
+    """Accuracy, per-class figures and calibration as text; the confusion matrix and learning curve
+    as plots."""
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.text = QLabel("No evaluation yet: it runs after each training.")
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.text.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.text.setWordWrap(True)  # the table lines are short; the calibration line and notes wrap
+        self.text.setContentsMargins(4, 4, 4, 4)
         mono = QFont("monospace")
         mono.setStyleHint(QFont.StyleHint.TypeWriter)
         self.text.setFont(mono)
+        self.scroll = QScrollArea()
+        self.scroll.setWidget(self.text)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         self.figure = Figure(figsize=(6, 2.6), layout="constrained")
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.setMinimumSize(240, 160)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.text)
-        splitter.addWidget(self.canvas)
-        splitter.setStretchFactor(1, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.scroll)
+        self.splitter.addWidget(self.canvas)
+        self.splitter.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(splitter)
+        layout.addWidget(self.splitter)
 
     def show_report(self, report: Optional[Report], history: Sequence[tuple[int, float]]) -> None:
         self.figure.clear()
@@ -77,7 +114,15 @@ class ReportView(QWidget):
             self.text.setText("No evaluation yet: it runs after each training.")
             self.canvas.draw_idle()
             return
-        self.text.setText(report.text())
+        text = report.text()
+        self.text.setText(text)
+        # The figures and the confusion table keep their lines; the calibration and the notes wrap.
+        prose = set(report.notes)
+        table = [line for line in text.splitlines() if line not in prose and not line.startswith("calibration")]
+        margins = self.text.contentsMargins()
+        self.scroll.setMinimumWidth(max(self.text.fontMetrics().horizontalAdvance(line) for line in table)
+                                    + margins.left() + margins.right()
+                                    + self.scroll.verticalScrollBar().sizeHint().width() + 4)
         confusion, curve = self.figure.subplots(1, 2, width_ratios=[1, 1.3])
         matrix = np.array(report.confusion)
         shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
@@ -92,29 +137,84 @@ class ReportView(QWidget):
         confusion.set_ylabel("true", fontsize=8)
         if history:
             labels, accuracy = zip(*history)
-            curve.plot(labels, [a * 100 for a in accuracy], marker="o", color="#2e86de")
+            curve.plot(labels, [a * 100 for a in accuracy], marker="o", color="#2e86de", clip_on=False)
         curve.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if len({n for n, _ in history}) == 1:  # one training: one tick, not fractions of a label
+            curve.set_xticks([history[0][0]])
         curve.set_xlabel("labels trained on", fontsize=8)
         curve.set_ylabel("CV accuracy (%)", fontsize=8)
-        curve.set_ylim(min([50.0, *(a * 100 - 5 for _, a in history)]), 101)
+        # A little room above 100 % so that a perfect score is not drawn on the frame; no tick
+        # says more than 100.
+        bottom = min([50.0, *(a * 100 - 5 for _, a in history)])
+        curve.set_yticks([t for t in MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(bottom, 100)
+                          if bottom <= t <= 100])
+        curve.set_ylim(bottom, 102)
         curve.tick_params(labelsize=7)
         curve.grid(alpha=0.3)
         curve.set_title("learning curve", fontsize=9)
         self.canvas.draw_idle()
 
 
+@dataclass(frozen=True)
+class QueueResult:
+    """What the queue job found: the proposal, the tracks' names, and what the project had."""
+
+    proposal: Proposal
+    names: dict[int, str]
+    has_model: bool
+    with_features: int  # tracks with current features
+
+
+def compute_queue(project_path: Path, predictions: Optional[Predictions], n: int, strategy: str, diverse: bool,
+                  cancel: CancelToken) -> QueueResult:
+    """The queue job's work, on its own connection to the project."""
+    if cancel.cancelled:  # a newer refresh was asked for before this one started
+        raise Cancelled()
+    with Project(project_path, create=False) as project:
+        with_features = project.status(VERSION).extracted
+        if not with_features:
+            return QueueResult(Proposal([], True, []), {}, predictions is not None, 0)
+        if predictions is None:
+            stored = project.predictions()
+            if stored is not None:
+                predictions = Predictions(stored.track_ids, stored.classes, stored.probabilities, stored.model_id)
+        with threadpool_limits(TRAINING_THREADS):
+            proposal = propose_for(project, predictions, n, strategy, diverse,
+                                   TrainingOptions.of(project).grouping)
+        if cancel.cancelled:
+            raise Cancelled()
+        rows = track_rows(project, [e.track_id for e in proposal.entries])
+        return QueueResult(proposal, {t: r.name for t, r in rows.items()}, predictions is not None, with_features)
+
+
+def young_note(counts: Mapping[str, int]) -> str:
+    """One line for a model trained on few labels of some class; "" for a grown-up one."""
+    young = {name: n for name, n in counts.items() if n < YOUNG_LABELS_PER_CLASS}
+    if not young:
+        return ""
+    listing = ", ".join(f"{name} {n}" for name, n in young.items())
+    return f"Young model ({listing} labels): predictions will change as you label more."
+
+
 class ModelPanel(QWidget):
     show_tracks = Signal(str, object, bool)  # forwarded from the queue
     predictions_changed = Signal()
-    queue_changed = Signal(object)  # the queue's track ids, most unsure first
+    queue_changed = Signal(object)  # the queue's track ids, in the order to hear them
 
     def __init__(self, jobs: JobStatus, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.jobs = jobs
         self.settings = QSettings()
         self.project: Optional[Project] = None
-        self._job: Optional[Job] = None
+        self._job: Optional[Job] = None  # training or evaluation (through the job queue)
+        self._queue_job: Optional[Job] = None  # the newest queue computation (runs beside a scan)
+        self._queue: Optional[QueueResult] = None  # what the queue shows
+        self._heard_while_ranking: set[int] = set()
+        self._play_when_ready = False
         self._new_labels = 0
+        self._model: Optional[ModelRecord] = None  # the newest model, for the status line
+        self._young: dict[int, str] = {}  # model id → its young-model note, known from training
+        self._status_is_model = False  # the status line shows the model (and may age)
 
         self.retrain_button = QPushButton("Retrain")
         self.retrain_button.setToolTip("Train on every label given by ear and predict every track (Ctrl+R)")
@@ -122,30 +222,45 @@ class ModelPanel(QWidget):
         self.fold = QComboBox()
         self.fold.setToolTip("Which classes the model tells apart")
         self.fold.currentIndexChanged.connect(self._fold_changed)
+        self.model_choice = QComboBox()
+        for kind, name, tip in MODEL_CHOICES:
+            self.model_choice.addItem(name, kind)
+            self.model_choice.setItemData(self.model_choice.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        self.model_choice.setToolTip("Which model learns from the labels:\n"
+                                     + "\n".join(f"{name}: {tip}" for _, name, tip in MODEL_CHOICES))
+        self.model_choice.currentIndexChanged.connect(self._model_changed)
         self.auto = QCheckBox("Retrain every")
         self.auto_every = QSpinBox()
         self.auto_every.setRange(5, 1000)
         self.auto_every.setSuffix(" new labels")
         self.status = QLabel()
         self.status.setWordWrap(True)
+        self.status.setTextFormat(Qt.TextFormat.RichText)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         header = QHBoxLayout()
         header.addWidget(self.retrain_button)
         header.addWidget(self.fold)
+        header.addWidget(self.model_choice)
         header.addWidget(self.auto)
         header.addWidget(self.auto_every)
-        header.addWidget(self.status, 1)
+        header.addStretch(1)
 
         self.queue = QueueView()
         self.queue.show_tracks.connect(self.show_tracks)
-        self.queue.ranking_changed.connect(self.refresh_queue)
+        self._queue_timer = QTimer(self, singleShot=True, interval=QUEUE_REFRESH_DELAY_MS)
+        self._queue_timer.timeout.connect(self.refresh_queue)
+        self.queue.ranking_changed.connect(self._queue_timer.start)
         self.report = ReportView()
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.queue, "Uncertainty queue")
+        self.tabs.addTab(self.queue, "Queue")
         self.tabs.addTab(self.report, "Report")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(header)
+        layout.addWidget(self.status)  # a row of its own: it can be two lines long
         layout.addWidget(self.tabs, 1)
+        self._age_timer = QTimer(self, interval=AGE_REFRESH_MS)
+        self._age_timer.timeout.connect(self._refresh_age)
         self.auto.setChecked(self.settings.value("autoRetrain", False, bool))
         self.auto_every.setValue(self.settings.value("autoRetrainEvery", 50, int))
         self.set_project(None)
@@ -158,31 +273,47 @@ class ModelPanel(QWidget):
         self._job = None
         self.project = project
         self._new_labels = 0
-        self._fill_folds()
+        self._young = {}
+        self._fill_choices()
         self.refresh_queue()
         self._show_model()
-        self.retrain_button.setEnabled(project is not None)
+        for widget in (self.retrain_button, self.fold, self.model_choice):
+            widget.setEnabled(project is not None)
 
-    def _fill_folds(self) -> None:
+    def _fill_choices(self) -> None:
+        """The fold and model combos, showing the project's training options."""
         self.fold.blockSignals(True)
         self.fold.clear()
         self.fold.addItem("Every class", {})
         names = {c.name for c in self.project.classes()} if self.project else set()
         if {"Music", "Dialogue", "Both"} <= names:
             self.fold.addItem("Music vs Dialogue (Both as Music)", JOURNAL_FOLD)
-        if self.project is not None:
-            grouping = dict(TrainingOptions.of(self.project).grouping)
-            if grouping and grouping != JOURNAL_FOLD:
-                self.fold.addItem("Folded: " + ", ".join(f"{a} as {b}" for a, b in grouping.items()), grouping)
-            self.fold.setCurrentIndex(next((i for i in range(self.fold.count()) if self.fold.itemData(i) == grouping), 0))
+        options = TrainingOptions.of(self.project) if self.project is not None else TrainingOptions()
+        grouping = dict(options.grouping)
+        if grouping and grouping != JOURNAL_FOLD:
+            self.fold.addItem("Folded: " + ", ".join(f"{a} as {b}" for a, b in grouping.items()), grouping)
+        self.fold.setCurrentIndex(next((i for i in range(self.fold.count()) if self.fold.itemData(i) == grouping), 0))
         self.fold.blockSignals(False)
+        self.model_choice.blockSignals(True)
+        self.model_choice.setCurrentIndex(max(0, self.model_choice.findData(options.model)))
+        self.model_choice.blockSignals(False)
+
+    def _save_option(self, **changes: object) -> None:
+        options = TrainingOptions.of(self.project)
+        TrainingOptions(**{**options.__dict__, **changes}).save(self.project)
 
     def _fold_changed(self) -> None:
         if self.project is None:
             return
-        options = TrainingOptions.of(self.project)
-        TrainingOptions(**{**options.__dict__, "grouping": dict(self.fold.currentData() or {})}).save(self.project)
-        self.status.setText("Classes changed: retrain (Ctrl+R) to use them.")
+        self._save_option(grouping=dict(self.fold.currentData() or {}))
+        self._set_status("Classes changed: retrain (Ctrl+R) to use them.")
+        self.refresh_queue()  # which classes count as heard depends on the fold
+
+    def _model_changed(self) -> None:
+        if self.project is None:
+            return
+        self._save_option(model=self.model_choice.currentData())
+        self._set_status(f"Model changed to {self.model_choice.currentText()}: retrain (Ctrl+R) to use it.")
 
     def save_settings(self) -> None:
         self.settings.setValue("autoRetrain", self.auto.isChecked())
@@ -202,7 +333,7 @@ class ModelPanel(QWidget):
 
         self._start(Job("Training the model", task), self._trained)
         self._new_labels = 0
-        self.status.setText("Training…")
+        self._set_status("Training…")
 
     def _start(self, job: Job, on_success) -> None:
         self._job = job
@@ -219,16 +350,18 @@ class ModelPanel(QWidget):
 
     def _failed(self, message: str) -> None:
         if self.sender() is self._job:
-            self.status.setText(f"<span style='color:#c0392b'>{message}</span>")
+            self._set_status(f"<span style='color:{ERROR_COLOR}'>{_escape(message)}</span>")
 
     def _trained(self, result: Retrained) -> None:
         if self.sender() is not self._job or self.project is None:
             return
-        self.status.setText(f"Model {result.model_id}: {result.trained.n_labels:,} labels, "
-                            f"{len(result.predictions.track_ids):,} tracks predicted in {result.seconds:.1f} s; "
-                            "evaluating…")
-        self.predictions_changed.emit()
+        note = young_note(result.trained.counts)
+        self._young[result.model_id] = note
+        self._set_status(f"Model {result.model_id}: {result.trained.n_labels:,} labels, "
+                         f"{len(result.predictions.track_ids):,} tracks predicted in {result.seconds:.1f} s; "
+                         "evaluating…" + self._young_html(note))
         self.refresh_queue(result.predictions)
+        self.predictions_changed.emit()
         project_path, model_id = self.project.path, result.model_id
         options = TrainingOptions.of(self.project)
 
@@ -249,14 +382,60 @@ class ModelPanel(QWidget):
         history = [(m.n_labels, Report.from_json(m.report).accuracy) for m in models if m.report]
         latest = next((m for m in reversed(models) if m.report), None)
         self.report.show_report(Report.from_json(latest.report) if latest else None, history)
-        if not models:
-            self.status.setText("No model yet: label a few tracks of each class, then Retrain (Ctrl+R).")
+        self._model = models[-1] if models else None
+        if self.project is not None and self._model is not None:
+            self._status_is_model = True
+            self._refresh_age()
+        elif self.project is not None:
+            self._show_label_counts()
+        else:
+            self._set_status("")
+
+    def _show_label_counts(self) -> None:
+        """Before the first model: how far each class is from the labels training needs."""
+        grouping = TrainingOptions.of(self.project).grouping
+        counts = {grouping.get(c.name, c.name): 0 for c in self.project.classes()}
+        for label in self.project.track_labels().values():
+            if label.heard:
+                name = grouping.get(label.class_name, label.class_name)
+                counts[name] = counts.get(name, 0) + 1
+        listing = ", ".join(f"{_escape(name)} {n}" for name, n in counts.items())
+        then = ("enough to train: Retrain (Ctrl+R)." if all(n >= MIN_LABELS_PER_CLASS for n in counts.values())
+                else f"Retrain (Ctrl+R) once every class has {MIN_LABELS_PER_CLASS}.")
+        self._set_status(f"No model yet. Labelled by ear: {listing} — {then}")
+
+    def _refresh_age(self) -> None:
+        """The model's status line, with its age as of now."""
+        model = self._model
+        if not self._status_is_model or model is None:
             return
-        model = models[-1]
-        accuracy = (f", cross-validated accuracy {Report.from_json(model.report).accuracy:.1%}"
-                    if model.report else "")
+        report = Report.from_json(model.report) if model.report else None
+        accuracy = f", cross-validated accuracy {report.accuracy:.1%}" if report else ""
+        note = young_note(dict(zip(report.classes, report.support))) if report else self._young.get(model.id, "")
         age = _age(time.time() - model.created_at)
-        self.status.setText(f"Model {model.id}: {model.n_labels:,} labels{accuracy}; trained {age} ago")
+        self.status.setText(f"Model {model.id}: {model.n_labels:,} labels{accuracy}; trained {age} ago"
+                            + self._young_html(note))
+        self.status.setToolTip(f"Label from the queue until every class has {YOUNG_LABELS_PER_CLASS} labels."
+                               if note else "")
+
+    def _set_status(self, html: str) -> None:
+        """A message in place of the model's status line (it stops aging until the model shows again)."""
+        self._status_is_model = False
+        self.status.setText(html)
+        self.status.setToolTip("")
+
+    @staticmethod
+    def _young_html(note: str) -> str:
+        return f"<br><span style='color:{YOUNG_COLOR}'>{_escape(note)}</span>" if note else ""
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        self._refresh_age()
+        self._age_timer.start()
+
+    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 (Qt's name)
+        super().hideEvent(event)
+        self._age_timer.stop()
 
     # -- labels and the queue -------------------------------------------------------------------
 
@@ -264,28 +443,122 @@ class ModelPanel(QWidget):
         if self.project is None:
             return
         heard = [t for t in track_ids if (label := self.project.current_label(t)) and label.heard]
-        self.queue.drop(heard)
+        self._heard_while_ranking.update(heard)
+        if self.queue.drop(heard):
+            self._queue_dropped()
         self._new_labels += len(heard)
+        if self._model is None and not self._status_is_model and self._job is None:
+            self._show_label_counts()
         if self.auto.isChecked() and self._new_labels >= self.auto_every.value() and self._job is None:
             self.retrain()
 
+    def _queue_dropped(self) -> None:
+        """Labelled tracks left the queue: say what is left; an explored batch that is done makes
+        way for the next one at once, so the user can keep pressing keys."""
+        result = self._queue
+        if result is None:
+            return
+        if self.queue.entries:
+            self.queue.set_note(self._queue_note(result, self.queue.entries))
+        elif result.proposal.exploring:
+            self.refresh_queue()
+            self.queue.set_note("Batch done: choosing the next tracks to hear…")
+        else:
+            self.queue.set_note("Queue done: retrain (Ctrl+R) for the next one.")
+
+    def features_changed(self) -> None:
+        """New features arrived (a scan ended): more tracks to propose."""
+        self.refresh_queue()
+
     def refresh_queue(self, predictions: Optional[Predictions] = None) -> None:
+        """Compute the queue in the background (with these predictions, else the stored ones)."""
+        self._queue_timer.stop()
+        if self._queue_job is not None:
+            self._queue_job.cancel()
+            self._queue_job = None
         if self.project is None:
+            self._queue = None
+            self._play_when_ready = False
             self.queue.set_entries([], {}, "")
             return
-        if predictions is None:
-            stored = self.project.predictions()
-            if stored is None:
-                self.queue.set_entries([], {}, "Train a model (Ctrl+R) to see which tracks it is least sure about.")
-                return
-            predictions = Predictions(stored.track_ids, stored.classes, stored.probabilities, stored.model_id)
-        heard = self.project.heard_track_ids()
-        features = self.project.feature_table(VERSION) if self.queue.diverse.isChecked() else None
-        entries = rank_queue(predictions, heard, self.queue.size.value(), self.queue.current_strategy(), features)
-        rows = track_rows(self.project, [e.track_id for e in entries])
-        self.queue.set_entries(entries, {t: r.name for t, r in rows.items()},
-                               "Every predicted track is labelled by ear: nothing left to ask.")
+        project_path, n = self.project.path, self.queue.size.value()
+        strategy, diverse = self.queue.current_strategy(), self.queue.diverse.isChecked()
+
+        def task(_progress: ProgressCallback, cancel: CancelToken) -> QueueResult:
+            return compute_queue(project_path, predictions, n, strategy, diverse, cancel)
+
+        job = Job("Choosing tracks to hear", task)
+        job.succeeded.connect(self._queue_ready)
+        job.failed.connect(self._queue_failed)
+        self._queue_job = job
+        self._heard_while_ranking = set()
+        if not self.queue.entries:
+            self.queue.set_note("Choosing tracks to hear…")
+        job.start()
+
+    def _queue_ready(self, result: QueueResult) -> None:
+        if self.sender() is not self._queue_job or self.project is None:
+            return  # a project left behind, or a newer refresh is on its way
+        self._queue_job = None
+        self._queue = result
+        entries = [e for e in result.proposal.entries if e.track_id not in self._heard_while_ranking]
+        self.queue.set_entries(entries, result.names, self._queue_note(result, entries))
+        self.queue.set_model_controls(result.has_model)
         self.queue_changed.emit(tuple(e.track_id for e in entries))
+        if self._play_when_ready and entries:
+            self.queue.play_from(0)
+        self._play_when_ready = False
+
+    def _queue_failed(self, message: str) -> None:
+        if self.sender() is self._queue_job:
+            self._queue_job = None
+            self._play_when_ready = False
+            self.queue.set_entries([], {}, f"<span style='color:{ERROR_COLOR}'>{_escape(message)}</span>")
+
+    @property
+    def queue_pending(self) -> bool:
+        """A queue is being chosen (the one shown will be replaced)."""
+        return self._queue_job is not None
+
+    def label_from_queue(self) -> Optional[str]:
+        """Play the queue from its first track; or, while it is being chosen, as soon as it is
+        there.  Returns a message for the user when there is nothing to play."""
+        if self.queue.entries:
+            self.queue.play_from(0)
+            return None
+        if self._queue_job is not None:
+            self._play_when_ready = True
+            return None
+        return self.queue.note.text() or "The queue is empty."
+
+    @staticmethod
+    def _queue_note(result: QueueResult, entries: Sequence) -> str:
+        if not result.with_features:
+            return "No features yet: add a folder (Ctrl+Shift+O)."
+        if not result.has_model:
+            if not entries:
+                return ("Nothing left to explore: every kind of sound in the collection has been heard. "
+                        f"Retrain (Ctrl+R) once every class has {MIN_LABELS_PER_CLASS} labels.")
+            return ("No model yet: these tracks stand for the collection's different sounds. Label them "
+                    "(Label from Queue, Ctrl+Shift+Q); Retrain (Ctrl+R) once every class has "
+                    f"{MIN_LABELS_PER_CLASS} labels.")
+        if not entries:
+            return "Every predicted track is labelled by ear: nothing left to ask."
+        exploring = sum(not e.predicted for e in entries)
+        if exploring:
+            rest = " The rest are the tracks the model is least sure about." if exploring < len(entries) else ""
+            return (f"Nobody has labelled {_or(result.proposal.unheard)} yet: the first {exploring} "
+                    f"track{'s are' if exploring != 1 else ' is'} unlike anything heard so far.{rest}")
+        return "The tracks the model is least sure about, most unsure first."
+
+
+def _or(names: Sequence[str]) -> str:
+    names = [_escape(n) for n in names] or ["a class"]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _age(seconds: float) -> str:

@@ -1,8 +1,11 @@
-"""The uncertainty queue: the unlabelled tracks the model is least sure about, most unsure first.
+"""The queue: what to hear next, first the tracks nobody can guess yet, then the model's doubts.
 
-Each row says what the model thinks (its class and a confidence bar) and why it hesitates (the
-runner-up class and its probability).  *Label from Queue* shows the queue in the track table, in
-queue order, and plays the first: the usual keys label it and auto-advance walks down the queue.
+With no model (or while some class has never been heard) the queue *explores*: representative
+tracks of the collection's different sounds, far from everything heard so far; such rows say
+"explore" instead of a prediction.  Once a model exists, each row says what the model thinks (its
+class and a confidence bar) and why it hesitates (the runner-up class and its probability).
+*Label from Queue* shows the queue in the track table, in queue order, and plays the first: the
+usual keys label it and auto-advance walks down the queue.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.learning import STRATEGIES, QueueEntry
+from ..core.selection import STRATEGIES, QueueEntry
 from .widgets import list_table
 
 STRATEGY_TIPS = {
@@ -33,8 +36,9 @@ STRATEGY_TIPS = {
     "entropy": "Most spread-out probabilities over all classes",
 }
 COLUMNS = ("#", "Track", "Predicted", "Confidence", "Runner-up")
-QUEUE_TITLE = "uncertainty queue"  # the name of the queue when it is shown in the track table
+QUEUE_TITLE = "queue"  # the name of the queue when it is shown in the track table
 CONFIDENCE_ROLE = Qt.ItemDataRole.UserRole + 1
+EXPLORE_TIP = "No prediction: this track stands for a kind of sound nobody has labelled yet"
 
 
 class ConfidenceBar(QStyledItemDelegate):
@@ -65,20 +69,24 @@ class QueueView(QWidget):
         for name in STRATEGIES:
             self.strategy.addItem(name, name)
             self.strategy.setItemData(self.strategy.count() - 1, STRATEGY_TIPS[name], Qt.ItemDataRole.ToolTipRole)
+        self.strategy.setToolTip("How the model's doubt is measured (once there is a model)")
         self.strategy.currentIndexChanged.connect(lambda _: self.ranking_changed.emit())
         self.size = QSpinBox()
         self.size.setRange(5, 1000)
         self.size.setValue(50)
         self.size.setPrefix("Top ")
+        self.size.setToolTip("How many tracks the queue proposes at a time")
         self.size.valueChanged.connect(lambda _: self.ranking_changed.emit())
         self.diverse = QCheckBox("Diverse")
-        self.diverse.setToolTip("Spread the queue over different-sounding tracks instead of ten near-copies")
+        self.diverse.setToolTip("Spread the model's doubts over different-sounding tracks instead of ten near-copies")
         self.diverse.toggled.connect(lambda _: self.ranking_changed.emit())
         self.start = QPushButton("Label from Queue")
         self.start.setToolTip("Show the queue in the track table and play its first track (Ctrl+Shift+Q)")
         self.start.clicked.connect(lambda: self.play_from(0))
-        self.empty = QLabel()
-        self.empty.setWordWrap(True)
+        self.note = QLabel()  # what the list is, or why it is empty
+        self.note.setWordWrap(True)
+        self.note.setTextFormat(Qt.TextFormat.RichText)
+        self.note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table = list_table(COLUMNS, stretch=1)
         self.table.setItemDelegateForColumn(3, ConfidenceBar(self.table))
         self.table.cellDoubleClicked.connect(lambda row, _column: self.play_from(row))
@@ -92,33 +100,54 @@ class QueueView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(controls)
-        layout.addWidget(self.empty)
+        layout.addWidget(self.note)
         layout.addWidget(self.table, 1)
-        self.set_entries([], {}, "Train a model (Ctrl+R) to see which tracks it is least sure about.")
+        self.set_entries([], {}, "")
 
-    def set_entries(self, entries: Sequence[QueueEntry], names: dict[int, str], empty_text: str = "") -> None:
+    def set_entries(self, entries: Sequence[QueueEntry], names: dict[int, str], note: str = "") -> None:
+        """Show the entries under ``note`` (what the list is, or why it is empty)."""
         self.entries, self.names = list(entries), names
         self.table.setRowCount(len(self.entries))
         for row, e in enumerate(self.entries):
-            cells = (str(row + 1), names.get(e.track_id, str(e.track_id)), e.predicted, f"{e.confidence:.0%}",
+            exploring = not e.predicted
+            cells = (str(row + 1), names.get(e.track_id, str(e.track_id)), "—" if exploring else e.predicted,
+                     "explore" if exploring else f"{e.confidence:.0%}",
                      f"{e.runner_up} {e.runner_up_probability:.0%}" if e.runner_up else "")
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                if column in (0, 3):
+                if column == 0 or (column == 3 and not exploring):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                if column == 3:
+                if column == 3 and not exploring:
                     item.setData(CONFIDENCE_ROLE, e.confidence)
+                if exploring and column in (2, 3):
+                    item.setForeground(QColor("gray"))
+                    item.setToolTip(EXPLORE_TIP)
                 self.table.setItem(row, column, item)
-        self.empty.setText(empty_text)
-        self.empty.setVisible(not self.entries and bool(empty_text))
+        self.set_note(note)
         self.start.setEnabled(bool(self.entries))
 
-    def drop(self, track_ids: Sequence[int]) -> None:
-        """Tracks just labelled by ear leave the queue at once (the ranking waits for a retrain)."""
+    def set_note(self, text: str) -> None:
+        self.note.setText(text)
+        self.note.setVisible(bool(text))
+
+    def set_model_controls(self, enabled: bool) -> None:
+        """The ranking's strategy and diversity only mean something once a model predicts."""
+        self.strategy.setEnabled(enabled)
+        self.diverse.setEnabled(enabled)
+
+    def drop(self, track_ids: Sequence[int]) -> bool:
+        """Tracks just labelled by ear leave the queue at once (the ranking waits for a retrain or
+        the next batch); True if some did.  The caller says what the shorter list is."""
         gone = set(track_ids)
-        if any(e.track_id in gone for e in self.entries):
-            self.set_entries([e for e in self.entries if e.track_id not in gone], self.names,
-                             "Queue done: retrain (Ctrl+R) for the next one.")
+        if not any(e.track_id in gone for e in self.entries):
+            return False
+        self.set_entries([e for e in self.entries if e.track_id not in gone], self.names, self.note.text())
+        return True
+
+    @property
+    def exploring(self) -> bool:
+        """Some entry comes from exploration (no prediction)."""
+        return any(not e.predicted for e in self.entries)
 
     def play_from(self, row: int) -> None:
         ids = [e.track_id for e in self.entries[row:]]

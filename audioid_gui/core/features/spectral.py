@@ -1,4 +1,4 @@
-"""Turn the samples of one segment into a named feature vector.
+"""The journal's feature set and the speech cues of recipe 2, from one STFT.
 
 The set is the journal's: 13 MFCC, zero-crossing rate, 7 spectral-contrast bands, 12 chroma bins,
 RMS energy, spectral roll-off, bandwidth and centroid, and a harmonic-to-noise ratio; each as the
@@ -9,36 +9,25 @@ the voicing ratio and pitch movement of the voiced frames.
 
 Everything spectral comes from one STFT.  The journal's notebook called librosa once per feature,
 and each call computed its own spectrogram; here the filter banks are built once per process and
-every feature reads the same magnitude spectrogram.
-
-``VERSION`` names the recipe.  Change it whenever a vector would come out different, so that stored
-vectors of the old recipe count as stale and get re-extracted.
+every feature reads the same magnitude spectrogram — and so do the cues of the other modules,
+which receive the frames computed here as a ``Frames``.
 """
 from __future__ import annotations
 
-import logging
+from dataclasses import dataclass
 
 import librosa
 import numpy as np
 import scipy.fft
 
-from .audio import TARGET_SR
-
-log = logging.getLogger(__name__)
-
-VERSION = "2"  # 2: speech features (syllable-rate modulation, low-energy share, flux, voicing, pitch)
-
 N_FFT = 2048
 HOP = 512
 N_MELS = 128
 N_MFCC = 13
-MIN_SECONDS = 1.0
-SILENCE_PEAK = 10 ** (-80 / 20)  # a segment whose loudest sample is below -80 dBFS holds nothing to hear
 HNR_PITCH_RANGE_HZ = (60.0, 400.0)  # where a voice's or an instrument's fundamental usually lies
-
-
-class FeatureError(Exception):
-    """The segment cannot give a meaningful vector (too short, silent)."""
+VOICED_R = 0.5  # normalised autocorrelation above which a frame counts as voiced (HNR > 0 dB)
+SYLLABLE_BAND_HZ = (2.0, 8.0)
+MODULATION_BAND_HZ = (0.5, 20.0)
 
 
 def _row_names() -> list[str]:
@@ -57,21 +46,30 @@ ROW_NAMES: tuple[str, ...] = tuple(_row_names())
 # glide in pitch where instruments hold theirs.
 SPEECH_NAMES: tuple[str, ...] = ("modulation_4hz", "low_energy_ratio", "flux_mean", "flux_std", "voiced_ratio",
                                  "pitch_std", "pitch_glide")
-FEATURE_NAMES: tuple[str, ...] = (
-    tuple(f"{row}_{stat}" for row in ROW_NAMES for stat in ("mean", "std")) + SPEECH_NAMES
-)
-VOICED_R = 0.5  # normalised autocorrelation above which a frame counts as voiced (HNR > 0 dB)
-SYLLABLE_BAND_HZ = (2.0, 8.0)
-MODULATION_BAND_HZ = (0.5, 20.0)
+NAMES: tuple[str, ...] = tuple(f"{row}_{stat}" for row in ROW_NAMES for stat in ("mean", "std")) + SPEECH_NAMES
 
 
-class FeatureExtractor:
-    """Builds the filter banks once; ``extract`` is then cheap and deterministic."""
+@dataclass(frozen=True)
+class Frames:
+    """What one STFT gave, frame by frame (hop ``HOP``), for the cues computed after it."""
 
-    version = VERSION
-    names = FEATURE_NAMES
+    magnitude: np.ndarray  # (bins, frames)
+    power: np.ndarray  # (bins, frames)
+    log_mel: np.ndarray  # (mels, frames), dB
+    chroma_power: np.ndarray  # (12, frames), not normalised
+    rms: np.ndarray  # (frames,)
+    voiced: np.ndarray  # (frames,) bool; silent frames are not voiced
+    semitones: np.ndarray  # (frames,) pitch of each frame in semitones (NaN where not voiced)
+    freqs: np.ndarray  # (bins,) Hz
+    sample_rate: int
 
-    def __init__(self, sample_rate: int = TARGET_SR) -> None:
+
+class SpectralFeatures:
+    """Builds the filter banks once; ``compute`` is then cheap and deterministic."""
+
+    names = NAMES
+
+    def __init__(self, sample_rate: int) -> None:
         self.sample_rate = sample_rate
         self._window = np.hanning(N_FFT + 1)[:-1].astype(np.float32)  # periodic Hann, as librosa's stft
         self._mel = librosa.filters.mel(sr=sample_rate, n_fft=N_FFT, n_mels=N_MELS)
@@ -83,18 +81,8 @@ class FeatureExtractor:
         window_ac = np.fft.irfft(np.abs(np.fft.rfft(self._window)) ** 2)
         self._window_ac = (window_ac / window_ac[0])[self._lags]
 
-    def extract(self, samples: np.ndarray) -> np.ndarray:
-        """samples: mono float32 at ``sample_rate`` → float32 vector ordered as ``names``."""
-        seconds = len(samples) / self.sample_rate
-        if seconds < MIN_SECONDS:
-            raise FeatureError(f"too short to analyse: {seconds:.2f} s (needs at least {MIN_SECONDS:g} s)")
-        peak = float(np.max(np.abs(samples)))
-        if not np.isfinite(peak):
-            raise FeatureError("the decoded audio holds invalid (NaN or infinite) samples")
-        if peak < SILENCE_PEAK:
-            raise FeatureError("the segment is silent (nothing above -80 dBFS)")
-
-        samples = samples.astype(np.float32, copy=False)
+    def compute(self, samples: np.ndarray) -> tuple[np.ndarray, Frames]:
+        """samples: mono float32 → (vector ordered as ``names``, the frames behind it)."""
         stft = librosa.stft(samples, n_fft=N_FFT, hop_length=HOP, window=self._window, center=True)
         magnitude = np.abs(stft)
         power = magnitude**2
@@ -104,14 +92,15 @@ class FeatureExtractor:
         mfcc = scipy.fft.dct(log_mel, axis=0, type=2, norm="ortho")[:N_MFCC]
         zcr = librosa.feature.zero_crossing_rate(samples, frame_length=N_FFT, hop_length=HOP)
         contrast = librosa.feature.spectral_contrast(S=magnitude, sr=sr, n_fft=N_FFT, hop_length=HOP)
-        chroma = librosa.util.normalize(self._chroma @ power, norm=np.inf, axis=0)
+        chroma_power = self._chroma @ power
+        chroma = librosa.util.normalize(chroma_power, norm=np.inf, axis=0)
         rms = librosa.feature.rms(S=magnitude, frame_length=N_FFT)
         rolloff = librosa.feature.spectral_rolloff(S=magnitude, sr=sr, freq=self._freqs)
         centroid = librosa.feature.spectral_centroid(S=magnitude, sr=sr, freq=self._freqs)
         bandwidth = librosa.feature.spectral_bandwidth(
             S=magnitude, sr=sr, freq=self._freqs, centroid=centroid
         )
-        r, lag = self._periodicity(power)
+        loud, r, lag = self._periodicity(power)
         hnr = 10 * np.log10(r / (1 - r))
 
         rows = np.vstack([mfcc, zcr, contrast, chroma, rms, rolloff, bandwidth, centroid])
@@ -120,7 +109,14 @@ class FeatureExtractor:
         stats[:-1, 1] = rows.std(axis=1)
         stats[-1] = (hnr.mean(), hnr.std()) if hnr.size else (0.0, 0.0)
         speech = self._speech(rms[0], magnitude, r, lag)
-        return np.concatenate([stats.ravel(), speech]).astype(np.float32)
+
+        voiced = np.zeros(power.shape[1], dtype=bool)
+        voiced[loud] = r > VOICED_R
+        semitones = np.full(power.shape[1], np.nan)
+        semitones[loud] = 12 * np.log2(sr / lag)
+        semitones[~voiced] = np.nan
+        frames = Frames(magnitude, power, log_mel, chroma_power, rms[0], voiced, semitones, self._freqs, sr)
+        return np.concatenate([stats.ravel(), speech]), frames
 
     def _speech(self, envelope: np.ndarray, magnitude: np.ndarray, r: np.ndarray, lag: np.ndarray) -> np.ndarray:
         """The SPEECH_NAMES values, in order."""
@@ -146,10 +142,10 @@ class FeatureExtractor:
         glide = float(np.median(steps)) if steps.size else 0.0
         return np.array([modulation, low_energy, flux.mean(), flux.std(), voiced_ratio, pitch_std, glide])
 
-    def _periodicity(self, power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per loud frame: the highest normalised autocorrelation r at a lag within the pitch
-        range, and that lag in samples — from the autocorrelation the power spectrum already
-        holds (Wiener-Khinchin), so no second pass over the samples is needed.
+    def _periodicity(self, power: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Which frames are loud, and per loud frame: the highest normalised autocorrelation r at a
+        lag within the pitch range, and that lag in (fractional) samples — from the autocorrelation the power
+        spectrum already holds (Wiener-Khinchin), so no second pass over the samples is needed.
 
         The harmonic-to-noise ratio is then 10·log10(r / (1 − r)).  Frames 60 dB below the
         loudest are left out: they have no pitch.
@@ -159,5 +155,13 @@ class FeatureExtractor:
         autocorrelation = np.fft.irfft(power[:, loud], n=N_FFT, axis=0)
         normalised = autocorrelation[self._lags] / autocorrelation[:1] / self._window_ac[:, None]
         best = np.argmax(normalised, axis=0)
-        r = np.clip(normalised[best, np.arange(normalised.shape[1])], 1e-6, 1 - 1e-6)
-        return r, (best + self._lags.start).astype(np.float64)
+        columns = np.arange(normalised.shape[1])
+        r = np.clip(normalised[best, columns], 1e-6, 1 - 1e-6)
+        # A parabola through the peak and its neighbours places it between lags: whole-sample lags
+        # step by a sixth of a semitone at 200 Hz, too coarse to tell a held note from a glide.
+        inner = np.clip(best, 1, len(normalised) - 2)
+        before, at, after = (normalised[inner + k, columns] for k in (-1, 0, 1))
+        curvature = before - 2 * at + after
+        shift = np.where(curvature < 0, 0.5 * (before - after) / np.where(curvature < 0, curvature, -1.0), 0.0)
+        lag = inner + np.clip(shift, -0.5, 0.5) + self._lags.start
+        return loud, r, lag.astype(np.float64)
