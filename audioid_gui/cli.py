@@ -44,8 +44,9 @@ from .core.extraction import ExtractionReport, default_workers, run_extraction
 from .core.features import VERSION
 from .core.labels_io import LabelFileError, LabelMatcher, export_labels, import_labels
 from .core.learning import (
-    MIN_LABELS_PER_CLASS,
+    ENOUGH_TO_TRAIN,
     MODELS,
+    YOUNG_NOTE,
     ModelFileError,
     Report,
     TrainingError,
@@ -377,7 +378,8 @@ def cmd_train(args: argparse.Namespace, project: Project) -> int:
                   + (f"; {folded}" if folded else "") + f") in {result.seconds:.1f} s; "
                   f"predicted {len(result.predictions.track_ids):,} tracks")
             for note in result.trained.notes:
-                print(f"  note: {note}")
+                if args.no_evaluate or not note.startswith(YOUNG_NOTE):  # the report says that one
+                    print(f"  note: {note}")
             if args.no_evaluate:
                 return 0
             bar = ProgressBar(unit="folds")
@@ -467,11 +469,12 @@ def cmd_queue(args: argparse.Namespace, project: Project) -> int:
                            TrainingOptions.of(project).grouping)
     if predictions is None:
         print("No model yet: these tracks stand for the collection's different sounds, each far from what "
-              "was heard. Label them; training starts once every class has "
-              f"{MIN_LABELS_PER_CLASS} labels.")
+              f"was heard. Label them; `audioid train` works once {ENOUGH_TO_TRAIN}.")
     elif proposal.exploring:
         print(f"Nobody has labelled {', '.join(proposal.unheard)} yet: the first "
-              f"{sum(not e.predicted for e in proposal.entries)} tracks are unlike anything heard so far.")
+              f"{sum(not e.predicted for e in proposal.entries)} tracks are unlike anything heard so far, the rest "
+              "are the tracks the model is least sure about. (No such tracks in your collection? Fold the class "
+              "into another with `audioid train --fold`, or remove it with Edit ▸ Classes.)")
     paths = project.paths_by_id()
     for i, entry in enumerate(proposal.entries, 1):
         said = (f"{entry.predicted} {entry.confidence:.0%} / {entry.runner_up} {entry.runner_up_probability:.0%}"

@@ -3,6 +3,7 @@ deterministic, and telling speech from music on synthetic and on real recordings
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +91,7 @@ def test_speech_features_tell_a_voice_from_a_held_chord(extractor: FeatureExtrac
     assert 0 <= voice["voiced_ratio"] <= 1 and 0 <= chord["modulation_4hz"] <= 1
 
 
-DEV_AUDIO = Path(__file__).resolve().parents[2] / "shared" / "dev-audio"
+DEV_AUDIO = Path(os.environ.get("AUDIOID_DEV_AUDIO") or Path(__file__).resolve().parents[2] / "shared" / "dev-audio")
 SPEECH_DETECTOR = [FEATURE_NAMES.index(n) for n in speech_detector.NAMES]
 
 

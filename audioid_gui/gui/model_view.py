@@ -43,12 +43,14 @@ from threadpoolctl import threadpool_limits
 from ..core.features import VERSION
 from ..core.learning import (
     AUTO_TREES_FROM,
+    ENOUGH_TO_TRAIN,
     MIN_LABELS_PER_CLASS,
     TRAINING_THREADS,
     YOUNG_LABELS_PER_CLASS,
     Report,
     Retrained,
     TrainingOptions,
+    enough_to_train,
     evaluate_model,
     retrain,
 )
@@ -400,8 +402,8 @@ class ModelPanel(QWidget):
                 name = grouping.get(label.class_name, label.class_name)
                 counts[name] = counts.get(name, 0) + 1
         listing = ", ".join(f"{_escape(name)} {n}" for name, n in counts.items())
-        then = ("enough to train: Retrain (Ctrl+R)." if all(n >= MIN_LABELS_PER_CLASS for n in counts.values())
-                else f"Retrain (Ctrl+R) once every class has {MIN_LABELS_PER_CLASS}.")
+        then = ("enough to train: Retrain (Ctrl+R)." if enough_to_train(counts)
+                else f"Retrain (Ctrl+R) once {ENOUGH_TO_TRAIN}.")
         self._set_status(f"No model yet. Labelled by ear: {listing} — {then}")
 
     def _refresh_age(self) -> None:
@@ -538,10 +540,9 @@ class ModelPanel(QWidget):
         if not result.has_model:
             if not entries:
                 return ("Nothing left to explore: every kind of sound in the collection has been heard. "
-                        f"Retrain (Ctrl+R) once every class has {MIN_LABELS_PER_CLASS} labels.")
+                        f"Retrain (Ctrl+R) once {ENOUGH_TO_TRAIN}.")
             return ("No model yet: these tracks stand for the collection's different sounds. Label them "
-                    "(Label from Queue, Ctrl+Shift+Q); Retrain (Ctrl+R) once every class has "
-                    f"{MIN_LABELS_PER_CLASS} labels.")
+                    f"(Label from Queue, Ctrl+Shift+Q); Retrain (Ctrl+R) once {ENOUGH_TO_TRAIN}.")
         if not entries:
             return "Every predicted track is labelled by ear: nothing left to ask."
         exploring = sum(not e.predicted for e in entries)
