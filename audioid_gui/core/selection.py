@@ -22,6 +22,7 @@ from typing import Literal, Mapping, Optional, Sequence
 
 import numpy as np
 
+from .features import VERSION, column_weights
 from .project import FeatureTable, Project
 
 STRATEGIES = ("margin", "least-confidence", "entropy")
@@ -61,8 +62,6 @@ def standardised(matrix: np.ndarray, names: Sequence[str] = ()) -> np.ndarray:
     """Zero mean, unit variance per column over the given tracks (constant columns stay 0), then
     each named column weighted as the model weights it (``features.column_weights``), so that
     "far" and "alike" mean what they mean to the model."""
-    from .features import column_weights
-
     X = np.asarray(matrix, dtype=np.float64)
     spread = X.std(axis=0)
     X = (X - X.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
@@ -228,8 +227,6 @@ def propose_for(project: Project, predictions: Optional[Predictions], n: int, st
                 diverse: bool = False, grouping: Optional[Mapping[str, str]] = None) -> Proposal:
     """``propose`` over a project: its tracks with current features, its labels given by ear and
     its classes, folded as the model is trained (``grouping``: class → the class it counts as)."""
-    from .features import VERSION
-
     grouping = grouping or {}
     heard = {track_id: grouping.get(label.class_name, label.class_name)
              for track_id, label in project.track_labels().items() if label.heard}
