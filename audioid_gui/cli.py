@@ -52,6 +52,7 @@ from .core.learning import (
     TrainingError,
     TrainingOptions,
     evaluate_model,
+    learning_curve,
     load_model,
     predict,
     retrain,
@@ -392,9 +393,12 @@ def cmd_train(args: argparse.Namespace, project: Project) -> int:
         print("Stopped.", file=sys.stderr)
         return 130
     print(evaluation.text())
-    history = [(m.n_labels, Report.from_json(m.report).accuracy) for m in project.models() if m.report]
+    history = learning_curve(project)
     if len(history) > 1:
-        print("\nlearning curve: " + "  ".join(f"{n:,} labels {acc:.0%}" for n, acc in history[-8:]))
+        several = len({p.model for p in history}) > 1
+        print("\nlearning curve: " + "  ".join(f"{p.n_labels:,} labels {p.accuracy:.0%}"
+                                                + (f" ({p.model or 'journal'})" if several else "")
+                                                for p in history[-8:]))
     return 0
 
 

@@ -350,3 +350,15 @@ def test_the_cold_start_queue_never_runs_dry_after_every_representative_is_heard
     heard = [e.track_id for e in explore(table, [], 60)]
     assert len(heard) == 60 and len(set(heard)) == 60  # past the 48 medoids, other tracks follow
     assert explore(table, heard, 5) == []  # everything heard: nothing left to propose
+
+
+def test_the_learning_curve_tells_models_apart(tmp_path: Path) -> None:
+    from audioid_gui.core.learning import learning_curve
+
+    project, truth = synthetic_project(tmp_path / "p.audioid", overlap=0.8)
+    with project:
+        label(project, truth, range(1, 31))
+        for model in ("auto", "journal"):
+            options = TrainingOptions(model=model, folds=3)
+            evaluate_model(project, retrain(project, options).model_id, options)
+        assert [(p.n_labels, p.model) for p in learning_curve(project)] == [(30, "auto"), (30, "journal")]

@@ -355,6 +355,7 @@ class Report:
     brier: Optional[float] = None  # mean squared distance of the probabilities from the truth, 0 = perfect
     ece: Optional[float] = None  # expected calibration error: average |confidence − accuracy| over 10 bins
     notes: list[str] = field(default_factory=list)
+    model: str = ""  # which of MODELS was evaluated ("" in reports of older versions)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -405,7 +406,7 @@ def evaluate(ts: TrainingSet, options: TrainingOptions = TrainingOptions(),
         n_labels=len(ts.y), folds=folds, accuracy=float(np.mean(predicted == ts.y)), classes=list(ts.classes),
         precision=precision.tolist(), recall=recall.tolist(), f1=f1.tolist(), support=support.tolist(),
         confusion=confusion_matrix(ts.y, predicted, labels=ts.classes).tolist(), brier=brier, ece=ece,
-        notes=[n for n in ts.notes if n.startswith(YOUNG_NOTE)],
+        notes=[n for n in ts.notes if n.startswith(YOUNG_NOTE)], model=options.model,
     )
 
 
@@ -500,6 +501,20 @@ def retrain(project: Project, options: TrainingOptions = TrainingOptions(),
     return Retrained(model_id, trained, Predictions(predictions.track_ids, predictions.classes,
                                                      predictions.probabilities, model_id),
                      time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    n_labels: int
+    accuracy: float
+    model: str  # "" for trainings evaluated before the model could be chosen
+
+
+def learning_curve(project: Project) -> list[CurvePoint]:
+    """The cross-validated accuracy of every evaluated training, oldest first.  Trainings of
+    different models are told apart, so that a switch of model is not read as progress."""
+    reports = [(m.n_labels, Report.from_json(m.report)) for m in project.models() if m.report]
+    return [CurvePoint(n, report.accuracy, report.model) for n, report in reports]
 
 
 def evaluate_model(project: Project, model_id: int, options: TrainingOptions = TrainingOptions(),

@@ -44,6 +44,7 @@ from ..core.features import VERSION
 from ..core.learning import (
     AUTO_TREES_FROM,
     ENOUGH_TO_TRAIN,
+    CurvePoint,
     MIN_LABELS_PER_CLASS,
     TRAINING_THREADS,
     YOUNG_LABELS_PER_CLASS,
@@ -52,6 +53,7 @@ from ..core.learning import (
     TrainingOptions,
     enough_to_train,
     evaluate_model,
+    learning_curve,
     retrain,
 )
 from ..core.project import ModelRecord, Project
@@ -75,6 +77,7 @@ MODEL_CHOICES = (  # (TrainingOptions.model, shown name, what it is)
      "The journal's random forest and gradient boosting, soft-voted 1:2: strong with many labels, "
      "weak with few"),
 )
+MODEL_NAMES = {kind: name for kind, name, _ in MODEL_CHOICES}
 AGE_REFRESH_MS = 30_000  # "trained N min ago" keeps up while the panel is shown
 QUEUE_REFRESH_DELAY_MS = 200  # a spin box held down asks for one queue, not twenty
 YOUNG_COLOR = "#d35400"
@@ -110,7 +113,7 @@ class ReportView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)
 
-    def show_report(self, report: Optional[Report], history: Sequence[tuple[int, float]]) -> None:
+    def show_report(self, report: Optional[Report], history: Sequence[CurvePoint]) -> None:
         self.figure.clear()
         if report is None:
             self.text.setText("No evaluation yet: it runs after each training.")
@@ -137,17 +140,21 @@ class ReportView(QWidget):
         confusion.set_yticks(ticks, [c[:10] for c in report.classes], fontsize=7)
         confusion.set_xlabel("predicted", fontsize=8)
         confusion.set_ylabel("true", fontsize=8)
-        if history:
-            labels, accuracy = zip(*history)
-            curve.plot(labels, [a * 100 for a in accuracy], marker="o", color="#2e86de", clip_on=False)
+        kinds = list(dict.fromkeys(p.model for p in history))
+        for kind, color in zip(kinds, ("#2e86de", "#e67e22", "#27ae60", "#8e44ad")):
+            points = [p for p in history if p.model == kind]
+            curve.plot([p.n_labels for p in points], [p.accuracy * 100 for p in points], marker="o", color=color,
+                       clip_on=False, label=MODEL_NAMES.get(kind or "journal", kind))
+        if len(kinds) > 1:  # a switch of model is not progress: one line per model
+            curve.legend(fontsize=7, loc="lower right")
         curve.xaxis.set_major_locator(MaxNLocator(integer=True))
-        if len({n for n, _ in history}) == 1:  # one training: one tick, not fractions of a label
-            curve.set_xticks([history[0][0]])
+        if len({p.n_labels for p in history}) == 1:  # one training: one tick, not fractions of a label
+            curve.set_xticks([history[0].n_labels])
         curve.set_xlabel("labels trained on", fontsize=8)
         curve.set_ylabel("CV accuracy (%)", fontsize=8)
         # A little room above 100 % so that a perfect score is not drawn on the frame; no tick
         # says more than 100.
-        bottom = min([50.0, *(a * 100 - 5 for _, a in history)])
+        bottom = min([50.0, *(p.accuracy * 100 - 5 for p in history)])
         curve.set_yticks([t for t in MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(bottom, 100)
                           if bottom <= t <= 100])
         curve.set_ylim(bottom, 102)
@@ -381,7 +388,7 @@ class ModelPanel(QWidget):
 
     def _show_model(self) -> None:
         models = self.project.models() if self.project is not None else []
-        history = [(m.n_labels, Report.from_json(m.report).accuracy) for m in models if m.report]
+        history = learning_curve(self.project) if self.project is not None else []
         latest = next((m for m in reversed(models) if m.report), None)
         self.report.show_report(Report.from_json(latest.report) if latest else None, history)
         self._model = models[-1] if models else None
