@@ -111,7 +111,7 @@ def corpus(kind: str) -> Data:
 
 
 @dataclass
-class Path_:
+class Walk:
     """What one simulated user saw: per label count, accuracy (3 classes, music vs dialogue) and
     expected calibration error on the never-labelled tracks (NaN before the first model)."""
 
@@ -133,7 +133,7 @@ def can_train(y: list[str], per_class: int) -> bool:
 
 
 def walk(X: np.ndarray, y: np.ndarray, names: list[str], options: TrainingOptions, strategy: str, seed: int, max_labels: int,
-         old: bool = False) -> Path_:
+         old: bool = False) -> Walk:
     rng = np.random.default_rng(seed)
     keep = np.sort(rng.choice(len(y), int(0.9 * len(y)), replace=False))
     X, y = X[keep], y[keep]
@@ -143,7 +143,7 @@ def walk(X: np.ndarray, y: np.ndarray, names: list[str], options: TrainingOption
     if old:  # before: the first 5 of each class had to be found by ear, blindly
         labelled = [int(i) for c in CLASSES for i in rng.choice(np.flatnonzero(y == c), OLD_START_PER_CLASS, False)]
     predictions: Optional[Predictions] = None
-    result = Path_([], [], [], [])
+    result = Walk([], [], [], [])
     folded = np.where(y == "Dialogue", "Dialogue", "Music")
     while len(labelled) < max_labels:
         if strategy == "random":
@@ -190,7 +190,7 @@ def ceiling(X: np.ndarray, y: np.ndarray, names: list[str], options: TrainingOpt
     return float(np.mean(guess == y)), float(np.mean(fold(guess) == fold(y)))
 
 
-def summary(paths: list[Path_], n: int) -> str:
+def summary(paths: list[Walk], n: int) -> str:
     acc = [p.at(n, p.accuracy) for p in paths]
     md = [p.at(n, p.music_dialogue) for p in paths]
     ece = [p.at(n, p.ece) for p in paths]
@@ -198,7 +198,7 @@ def summary(paths: list[Path_], n: int) -> str:
             f"ECE {np.nanmean(ece):.3f}")
 
 
-def labels_to(paths: list[Path_], target: float, max_labels: int) -> tuple[str, float]:
+def labels_to(paths: list[Walk], target: float, max_labels: int) -> tuple[str, float]:
     reached = [p.reached(target) for p in paths]
     values = [r if r is not None else np.inf for r in reached]
     text = ", ".join(str(r) if r is not None else f">{max_labels}" for r in reached)

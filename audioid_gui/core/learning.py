@@ -92,6 +92,12 @@ def enough_to_train(counts: Mapping[str, int]) -> bool:
     return len(used) >= 2 and min(used) >= MIN_LABELS_PER_CLASS
 
 
+def young_classes(counts: Mapping[str, int]) -> dict[str, int]:
+    """The classes a model trained on these label counts knows too little of (see
+    ``YOUNG_LABELS_PER_CLASS``); classes with no labels are not in the model at all."""
+    return {name: n for name, n in counts.items() if 0 < n < YOUNG_LABELS_PER_CLASS}
+
+
 class TrainingError(ValueError):
     """Training cannot start; the message says what to label first."""
 
@@ -279,7 +285,7 @@ def training_set(project: Project, table: FeatureTable, options: TrainingOptions
         notes.append(f"The journal's ensemble starves below about {AUTO_TREES_FROM} labels: on real recordings, "
                      "after 30 labels, it was right on 0.78 of the tracks where logistic regression (Auto) was "
                      "right on 0.91. Auto is the better choice until then.")
-    young = {name: n for name, n in counts.items() if 0 < n < YOUNG_LABELS_PER_CLASS}
+    young = young_classes(counts)
     if young:
         listing = ", ".join(f"{name} {n}" for name, n in young.items())
         notes.append(f"{YOUNG_NOTE} ({listing} labels): its predictions will change as you "

@@ -55,6 +55,7 @@ from ..core.learning import (
     evaluate_model,
     learning_curve,
     retrain,
+    young_classes,
 )
 from ..core.project import ModelRecord, Project
 from ..core.selection import Predictions, Proposal, propose_for
@@ -198,7 +199,7 @@ def compute_queue(project_path: Path, predictions: Optional[Predictions], n: int
 
 def young_note(counts: Mapping[str, int]) -> str:
     """One line for a model trained on few labels of some class; "" for a grown-up one."""
-    young = {name: n for name, n in counts.items() if n < YOUNG_LABELS_PER_CLASS}
+    young = young_classes(counts)
     if not young:
         return ""
     listing = ", ".join(f"{name} {n}" for name, n in young.items())
