@@ -5,6 +5,11 @@ Playback starts at the segment (by default the last 10 s of audible content: the
 describe) and stops at its end, unless "Whole file" is on.  Where the segment lies was recorded when
 the features were extracted; for a track not extracted yet it is the segment's plain window (the
 file's last 10 s), and the picture shows the same part.
+
+Starting at the segment needs care: ``setSource`` on a playing player reports the *previous*
+source's ``LoadedMedia`` before the new one starts loading, and a seek plus ``play()`` on that
+report leaves the new clip stuck at 0:00.  So the start is applied only once the player reports a
+loaded state for the source this panel asked for (``_start_when_ready``).
 """
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from typing import Optional
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
+from PySide6.QtMultimedia import QAudioOutput, QMediaDevices, QMediaPlayer
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -37,6 +42,15 @@ from .workers import Job
 
 log = logging.getLogger(__name__)
 
+_LOADED = (QMediaPlayer.MediaStatus.LoadedMedia, QMediaPlayer.MediaStatus.BufferingMedia,
+           QMediaPlayer.MediaStatus.BufferedMedia)
+NO_SOUND_DEVICE = "No sound device found: playback runs silently; labeling works as usual."
+
+
+def sound_device_available() -> bool:
+    """Whether the system offers an audio output; without one the player still runs (silently)."""
+    return not QMediaDevices.defaultAudioOutput().isNull()
+
 
 class PlayerPanel(QWidget):
     previous_requested = Signal()
@@ -49,6 +63,7 @@ class PlayerPanel(QWidget):
         self.segment_start = 0.0
         self.segment_end: Optional[float] = None
         self._pending_start: Optional[float] = None  # seek + play once the media has loaded
+        self._source = QUrl()  # what this panel asked the player for; reports about others are stale
         self._window_unknown = False  # the segment's place awaits the picture (the file's length is unknown)
         self._autoplay = False
         self._picture_job: Optional[Job] = None
@@ -57,6 +72,7 @@ class PlayerPanel(QWidget):
         self.media = QMediaPlayer(self)
         self.media.setAudioOutput(self.audio)
         self.media.mediaStatusChanged.connect(self._media_status)
+        self.media.durationChanged.connect(lambda _ms: self._show_position(self.media.position()))
         self.media.positionChanged.connect(self._position)
         self.media.playbackStateChanged.connect(self._update_play_button)
         self.media.errorOccurred.connect(self._media_error)
@@ -68,6 +84,12 @@ class PlayerPanel(QWidget):
         self.message.setObjectName("playerMessage")
         self.message.setWordWrap(True)
         self.message.hide()
+        self.device_note = QLabel(NO_SOUND_DEVICE)
+        self.device_note.setObjectName("soundDeviceNote")
+        self.device_note.setStyleSheet("color: gray;")
+        self.device_note.setWordWrap(True)
+        self._devices = QMediaDevices(self)
+        self._devices.audioOutputsChanged.connect(self._sound_devices_changed)
         self.view = SegmentView()
         self.view.seek_requested.connect(self.seek)
 
@@ -118,6 +140,7 @@ class PlayerPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.message)
+        layout.addWidget(self.device_note)
         layout.addWidget(self.view, 1)
         layout.addLayout(transport)
         options = QHBoxLayout()
@@ -128,6 +151,7 @@ class PlayerPanel(QWidget):
         layout.addLayout(options)
         layout.addWidget(self.tags)
         layout.addLayout(self.label_row)
+        self._sound_devices_changed()
 
     def _tool_button(self, icon: QStyle.StandardPixmap, tip: str) -> QToolButton:
         button = QToolButton()
@@ -160,51 +184,96 @@ class PlayerPanel(QWidget):
     # -- loading a track ------------------------------------------------------------------------
 
     def load(self, track: Optional[TrackRow], segment: SegmentSpec, autoplay: bool = True) -> None:
-        """Show and (if autoplay) play a track.  A missing file still shows, so it can be labelled."""
+        """Show and (if autoplay) play a track.  A missing file still shows, so it can be labelled.
+        ``None`` (no project, no selection) empties the panel, so nothing of a closed project stays."""
+        self._cancel_picture()
         self.track = track
         self.segment = segment
         self._pending_start = None
-        self._window_unknown = False
-        self.view.set_playhead(None)
         self._show_message("")
+        self._show_position(0)
+        self.view.set_playhead(None)
         if track is None:
-            self.title.setText("No track")
-            self.segment_info.setText("")
-            self.tags.setText("")
-            self.current_label.setText("")
-            self.media.setSource(QUrl())
-            self.view.show_picture(None, "Select a track, or add a folder (Ctrl+Shift+O)")
+            self._clear()
             return
         self.title.setText(f"<b>{track.name}</b><br><span style='color:gray'>{track.folder}</span>")
-        self.show_label(track)
-        self.tags.setText(self._tags_text(track))
-        if track.analysed is not None:
-            self.segment_start, self.segment_end = track.analysed.start, track.analysed.end
-        else:
-            window = segment.window(track.duration)
-            self._window_unknown = window is None
-            self.segment_start, length = window or (0.0, None)
-            self.segment_end = None if length is None else self.segment_start + length
-        self.segment_info.setText(self._segment_text(track))
+        self._show_row(track)
+        self._place_segment(track)
         if not os.path.exists(track.path):
             self._window_unknown = False
             self.segment_info.setText(self._segment_text(track) if track.analysed is not None else "")
-            self.media.setSource(QUrl())
+            self._set_source(QUrl())
             self.view.show_picture(None, "File not found")
             self._show_message(
                 "This file was moved or deleted since it was imported. You can still label it."
             )
             return
-        self._pending_start = self.segment_start if not self.whole_file.isChecked() else 0.0
+        self.segment_info.setText(self._segment_text(track))
+        self._pending_start = self._play_from()
         self._autoplay = autoplay
-        self.media.setSource(QUrl.fromLocalFile(track.path))
+        self._set_source(QUrl.fromLocalFile(track.path))
         self.view.show_picture(None, "Drawing the segment…")
         self._draw_picture(track, segment)
 
     def show_label(self, track: TrackRow) -> None:
+        """Show the current track's row anew (its label, tags and analysed segment) after a label,
+        a tag write or undo, or a scan changed it.  Playback goes on; it moves only to follow an
+        analysed segment that moved away from it."""
+        if self.track is None or track.id != self.track.id:
+            return  # a row of a track no longer shown
+        moved = track.analysed != self.track.analysed
+        self.track = track
+        self._show_row(track)
+        present = os.path.exists(track.path)
+        if moved:
+            self._place_segment(track)
+            if present:
+                self._follow_segment()
+                self._draw_picture(track, self.segment)
+        if present or track.analysed is not None:
+            self.segment_info.setText(self._segment_text(track))
+
+    def _clear(self) -> None:
+        self.title.setText("No track")
+        self.segment_info.setText("")
+        self.tags.setText("")
+        self.current_label.setText("")
+        self.segment_start, self.segment_end = 0.0, None
+        self._window_unknown = False
+        self._set_source(QUrl())
+        self.view.show_picture(None, "Select a track, or add a folder (Ctrl+Shift+O)")
+
+    def _show_row(self, track: TrackRow) -> None:
         self.current_label.setText(
             f"Label: <b>{track.label}</b> <span style='color:gray'>({track.source})</span>" if track.label else "Unlabelled"
         )
+        self.tags.setText(self._tags_text(track))
+
+    def _place_segment(self, track: TrackRow) -> None:
+        """Where the segment lies: as analysed, else the spec's window over the file's length (not
+        known before the file is probed: then the picture's decoding tells, see ``_adopt_window``)."""
+        if track.analysed is not None:
+            self._window_unknown = False
+            self.segment_start, self.segment_end = track.analysed.start, track.analysed.end
+        else:
+            window = self.segment.window(track.duration)
+            self._window_unknown = window is None
+            self.segment_start, length = window or (0.0, None)
+            self.segment_end = None if length is None else self.segment_start + length
+
+    def _follow_segment(self) -> None:
+        """Playback follows a segment that moved (learnt from the picture, or from a scan): a start
+        still to come goes there, and so does a paused player or one playing outside it."""
+        if self.whole_file.isChecked():
+            return
+        end = self.segment_end if self.segment_end is not None else float("inf")
+        if self._pending_start is not None:
+            self._pending_start = self.segment_start
+        elif not self.is_playing() or not self.segment_start <= self.media.position() / 1000 < end:
+            self.seek(self.segment_start)
+
+    def _play_from(self) -> float:
+        return 0.0 if self.whole_file.isChecked() else self.segment_start
 
     def _tags_text(self, track: TrackRow) -> str:
         shown = [f"<b>{k}</b>: {v}" for k, v in track.tags.items()]
@@ -228,8 +297,7 @@ class PlayerPanel(QWidget):
         return text
 
     def _draw_picture(self, track: TrackRow, segment: SegmentSpec) -> None:
-        if self._picture_job is not None:
-            self._picture_job.cancel()
+        self._cancel_picture()
         def task(_progress: object, cancel: CancelToken) -> Optional[SegmentPicture]:
             # Arrow keys held down queue many pictures: draw only the one still wanted.
             if cancel.cancelled:
@@ -241,6 +309,12 @@ class PlayerPanel(QWidget):
         job.failed.connect(self._picture_failed)
         self._picture_job = job
         job.start()
+
+    def _cancel_picture(self) -> None:
+        """Forget the picture being drawn: it belongs to a track (or project) left behind."""
+        if self._picture_job is not None:
+            self._picture_job.cancel()
+            self._picture_job = None
 
     def _picture_ready(self, picture: Optional[SegmentPicture]) -> None:
         if self.sender() is self._picture_job and picture is not None:  # not for a track left behind
@@ -255,15 +329,7 @@ class PlayerPanel(QWidget):
         self.segment_start, self.segment_end = start, end
         if self.track is not None:
             self.segment_info.setText(self._segment_text(self.track))
-        if self.whole_file.isChecked():
-            return
-        loaded = self.media.mediaStatus() in (QMediaPlayer.MediaStatus.LoadedMedia,
-                                              QMediaPlayer.MediaStatus.BufferingMedia,
-                                              QMediaPlayer.MediaStatus.BufferedMedia)
-        if self._pending_start is not None or not loaded:  # a seek before the media has loaded is lost
-            self._pending_start = start
-        elif not start <= self.media.position() / 1000 < end:
-            self.seek(start)
+        self._follow_segment()
 
     def _picture_failed(self, message: str) -> None:
         if self.sender() is self._picture_job:
@@ -277,10 +343,21 @@ class PlayerPanel(QWidget):
     # -- playback -------------------------------------------------------------------------------
 
     def toggle(self) -> None:
-        if self.media.playbackState() == QMediaPlayer.PlaybackState.PlayingState:
+        """Play or pause; a clip that has played to its end starts again at its segment."""
+        if self.is_playing():
             self.media.pause()
+        elif self._pending_start is not None:  # still loading: it plays as soon as it can
+            self._autoplay = True
         elif self.media.source().isValid():
+            if self._finished():
+                self.seek(self._play_from())
             self.media.play()
+
+    def _finished(self) -> bool:
+        if self.media.mediaStatus() == QMediaPlayer.MediaStatus.EndOfMedia:
+            return True
+        return (not self.whole_file.isChecked() and self.segment_end is not None
+                and self.media.position() >= self.segment_end * 1000)
 
     def seek(self, seconds: float) -> None:
         self.media.setPosition(int(seconds * 1000))
@@ -288,27 +365,44 @@ class PlayerPanel(QWidget):
     def is_playing(self) -> bool:
         return self.media.playbackState() == QMediaPlayer.PlaybackState.PlayingState
 
+    def _set_source(self, url: QUrl) -> None:
+        self._source = url
+        self.media.setSource(url)
+        self._start_when_ready()  # the same file again: no new status comes, it is loaded already
+
+    def _start_when_ready(self) -> None:
+        """Seek to the segment and play, once the player has loaded the source this panel asked
+        for: a report still about the previous source (or one from before loading began) would
+        lose the seek and leave the clip stuck at its start."""
+        if self._pending_start is None or self.media.source() != self._source or \
+                self.media.mediaStatus() not in _LOADED:
+            return
+        start, self._pending_start = self._pending_start, None
+        if start > 0:
+            self.seek(start)
+        if self._autoplay:
+            self.media.play()
+
     def _media_status(self, status: QMediaPlayer.MediaStatus) -> None:
-        if status in (QMediaPlayer.MediaStatus.LoadedMedia, QMediaPlayer.MediaStatus.BufferedMedia) and \
-                self._pending_start is not None:
-            start, self._pending_start = self._pending_start, None
-            if start > 0:
-                self.media.setPosition(int(start * 1000))
-            if self._autoplay:
-                self.media.play()
-        elif status == QMediaPlayer.MediaStatus.InvalidMedia:
+        if status == QMediaPlayer.MediaStatus.InvalidMedia and self.media.source() == self._source:
             self._show_message("This file cannot be played. You can still label it, or go on to the next one.")
+        else:
+            self._start_when_ready()
 
     def _position(self, ms: int) -> None:
+        self._show_position(ms)
         seconds = ms / 1000
-        self.slider.setMaximum(max(0, self.media.duration()))
-        if not self.slider.isSliderDown():
-            self.slider.setValue(ms)
-        self.time.setText(f"{format_duration(seconds)} / {format_duration(self.media.duration() / 1000)}")
-        self.view.set_playhead(seconds)
+        self.view.set_playhead(seconds if self._source.isValid() else None)
         if (not self.whole_file.isChecked() and self.segment_end is not None and seconds >= self.segment_end
                 and self.is_playing()):
             self.media.pause()
+
+    def _show_position(self, ms: int) -> None:
+        duration = max(0, self.media.duration()) if self._source.isValid() else 0
+        self.slider.setMaximum(duration)
+        if not self.slider.isSliderDown():
+            self.slider.setValue(ms)
+        self.time.setText(f"{format_duration(ms / 1000)} / {format_duration(duration / 1000)}")
 
     def _update_play_button(self, state: QMediaPlayer.PlaybackState) -> None:
         icon = QStyle.StandardPixmap.SP_MediaPause if state == QMediaPlayer.PlaybackState.PlayingState \
@@ -316,7 +410,9 @@ class PlayerPanel(QWidget):
         self.play_button.setIcon(self.style().standardIcon(icon))
 
     def _media_error(self, _error: QMediaPlayer.Error, text: str) -> None:
-        log.info("playback error on %s: %s", self.track.path if self.track else None, text)
+        log.info("playback error on %s: %s", self.media.source().toLocalFile(), text)
+        if self.media.source() != self._source:
+            return  # about the track left behind
         self._show_message(f"Cannot play this file: {text or 'unknown error'}. You can still label it.")
 
     def _show_message(self, text: str) -> None:
@@ -324,5 +420,14 @@ class PlayerPanel(QWidget):
         self.message.setVisible(bool(text))
         self.message.setStyleSheet("color: #c0392b;" if text else "")
 
+    def _sound_devices_changed(self) -> None:
+        """Without a sound device the clips play silently: say so once, in the panel (not per
+        clip), and follow a device that appears later."""
+        available = sound_device_available()
+        self.device_note.setVisible(not available)
+        if available:
+            self.audio.setDevice(QMediaDevices.defaultAudioOutput())
+
     def stop(self) -> None:
-        self.media.setSource(QUrl())  # also stops; a separate stop() first can deadlock a loading back-end
+        self._pending_start = None
+        self._set_source(QUrl())  # also stops; a separate stop() first can deadlock a loading back-end
