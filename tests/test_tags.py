@@ -106,7 +106,7 @@ def test_every_format_gets_the_genre_keeps_everything_else_and_undoes(tagged_lib
             assert read_tags(path).genres == [] and read_tags(path).private is None, fmt
             assert everything_but_genre(path) == before_tags[fmt], fmt
             assert np.array_equal(decode_segment(path, SegmentSpec.parse("whole")), before_audio[fmt]), fmt
-    assert not list(files["mp3"].parent.glob(".*audioid-tmp"))
+    assert not list(files["mp3"].parent.glob(".*audioid-tmp*"))
 
 
 def test_modes_replace_append_fill() -> None:
@@ -201,18 +201,19 @@ def test_a_kill_mid_batch_damages_nothing_and_the_finished_part_undoes(tmp_path:
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if sum(read_tags(p).genres == ["Music"] for p in sorted(folder.glob("*.mp3"))[:20]) >= 10:
+        if sum(read_tags(p).genres == ["Music"] for p in sorted(folder.glob("clip *.mp3"))[:20]) >= 10:
             break
         time.sleep(0.02)
     child.send_signal(signal.SIGKILL)
     child.wait()
-    tagged = [p for p in sorted(folder.glob("*.mp3")) if read_tags(p).genres == ["Music"]]
+    tagged = [p for p in sorted(folder.glob("clip *.mp3")) if read_tags(p).genres == ["Music"]]
     assert 10 <= len(tagged) < 150
-    for path in folder.glob("*.mp3"):  # every file opens and decodes, tagged or not
+    for path in folder.glob("clip *.mp3"):  # every file opens and decodes, tagged or not
         assert len(decode_segment(path, SegmentSpec.parse("last:1"))) > 0
     back = run_cli("tag", "--undo", "--project", str(project_file))
     assert back.returncode == 0, back.stdout + back.stderr
-    assert all(read_tags(p).genres == [] for p in folder.glob("*.mp3"))
+    assert all(read_tags(p).genres == [] for p in folder.glob("clip *.mp3"))
+    assert not list(folder.glob(".*audioid-tmp*"))  # nor a copy the kill left behind
 
 
 def odd_mp3s(folder: Path) -> dict[str, Path]:
@@ -288,4 +289,4 @@ def test_a_full_disk_leaves_the_file_as_it_was(tagged_library, monkeypatch) -> N
         assert project.tag_changes(result.batch_id) == []  # journalled as failed, nothing to undo
     assert len(result.errors) == 1 and "No space left" in result.errors[0].message
     assert files["mp3"].read_bytes() == original
-    assert not list(files["mp3"].parent.glob(".*audioid-tmp"))
+    assert not list(files["mp3"].parent.glob(".*audioid-tmp*"))

@@ -7,20 +7,28 @@ no other tag changed, journal the old values in the project, then atomically rep
 fails any step is reported and left as it was; the batch goes on.  Undo writes the journalled
 values back the same way.
 
+The new file must be the old one in all but its tag: a symbolic link is followed to the file it
+names (the link stays a link), the copy takes the original's owner, group, mode, times and extended
+attributes, and a file whose owner cannot be kept, or that has other hard links, is refused with
+the reason.  Every reason is a sentence a user can act on.
+
 Formats (mutagen): ID3 (MP3, AIFF, WAV, DSF, TrueAudio; ``TCON``), Vorbis comments (FLAC, Ogg
 Vorbis/Opus/Speex/FLAC; ``GENRE``), MP4 (``©gen``, replacing a numeric ``gnre``), ASF/WMA
 (``WM/Genre``) and APEv2 (Monkey's Audio, WavPack, Musepack, TAK, OptimFROG; ``Genre``).
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import logging
 import os
 import shutil
 import stat
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Optional, Sequence
+from typing import Any, BinaryIO, Callable, Literal, Optional, Sequence
 
 from .project import Project
 from .tasks import CancelToken, ItemError, Progress, ProgressCallback, report
@@ -28,7 +36,13 @@ from .tasks import CancelToken, ItemError, Progress, ProgressCallback, report
 Mode = Literal["replace", "append", "fill"]
 MODES = ("replace", "append", "fill")
 PRIVATE_KEY = "AUDIOID_CLASS"  # where the class and confidence go when asked (TXXX, Vorbis, freeform)
-TEMP_SUFFIX = ".audioid-tmp"
+TEMP_MARK = ".audioid-tmp"  # in the name of the copy being written, before the original's extension
+NAME_MAX = 255  # bytes in one file name on the file systems the app meets (ext4, XFS, Btrfs, APFS, NTFS)
+REGION_MAX = 1 << 20  # the most bytes of a file's old tag kept for a byte-exact undo
+SPANS_MAX = 64  # and in how many pieces at most
+CHUNK = 1 << 20
+
+log = logging.getLogger(__name__)
 
 
 class TagError(Exception):
@@ -44,6 +58,9 @@ class _Format:
 
     genre_keys: tuple[str, ...] = ()
     private_key = PRIVATE_KEY
+    # Whether the tag is a block added to a stream that is complete without it (ID3, APEv2), rather
+    # than a part of the container (Vorbis comments, MP4 atoms, ASF objects).
+    optional_block = False
 
     def genres(self, tags: Any) -> list[str]:
         for key in self.genre_keys:
@@ -72,10 +89,15 @@ class _Format:
 
 
 class _Id3(_Format):
+    """ID3v2 in the version the file already has (v2.2 and ID3v1-only files are saved as v2.3,
+    files without a tag get v2.4)."""
+
+    optional_block = True
+
     def genres(self, tags: Any) -> list[str]:
         frame = tags.get("TCON")
         values = list(frame.genres) if frame is not None else []
-        if getattr(tags, "version", (2, 4, 0))[1] < 4:  # ID3v2.3 has one text: several genres are "A/B"
+        if _id3_save_version(tags) < 4:  # ID3v2.3 has one text: several genres are "A/B"
             values = [part.strip() for value in values for part in value.split("/") if part.strip()]
         return values
 
@@ -84,7 +106,7 @@ class _Id3(_Format):
 
         tags.delall("TCON")
         if values:
-            tags.add(TCON(encoding=3, text=values))
+            tags.add(TCON(encoding=3, text=values if _id3_save_version(tags) == 4 else ["/".join(values)]))
 
     def private(self, tags: Any) -> Optional[str]:
         frame = tags.get(f"TXXX:{self.private_key}")
@@ -98,8 +120,26 @@ class _Id3(_Format):
             tags.add(TXXX(encoding=3, desc=self.private_key, text=[value]))
 
     def others(self, tags: Any) -> dict[str, str]:
-        return {key: _fingerprint(frame.data if hasattr(frame, "data") else repr(frame))
-                for key, frame in tags.items() if key != "TCON" and key != f"TXXX:{self.private_key}"}
+        """Each other frame as the bytes a save writes for it: mutagen normalises some values on
+        save (text encodings a version lacks, for one), so only a difference in these bytes is a
+        real change.  (``save_frame`` is mutagen's own renderer, not exported: the one way to
+        see a frame as a save sees it.)"""
+        from mutagen.id3._tags import save_frame
+        from mutagen.id3._util import ID3SaveConfig
+
+        config = ID3SaveConfig(_id3_save_version(tags), None)
+        ours = ("TCON", f"TXXX:{self.private_key}")
+        found = {key: _fingerprint(save_frame(frame, config=config)) for key, frame in tags.items() if key not in ours}
+        unknown = getattr(tags, "unknown_frames", None)
+        if unknown:
+            found["frames mutagen does not know"] = _fingerprint(b"".join(unknown))
+        return found
+
+
+def _id3_save_version(tags: Any) -> int:
+    """The ID3v2 minor version a tag is written in: its own for v2.3 and v2.4; v2.2 (which mutagen
+    cannot write) and ID3v1 become v2.3, what most players read."""
+    return 4 if tags.version[:2] == (2, 4) else 3
 
 
 class _Vorbis(_Format):
@@ -144,6 +184,7 @@ class _Asf(_Format):
 
 class _Ape(_Format):
     genre_keys = ("Genre",)
+    optional_block = True
 
     def genres(self, tags: Any) -> list[str]:
         for key in tags.keys():
@@ -202,7 +243,7 @@ def _format_of(media: Any) -> _Format:
         return _Id3()
     if kind.endswith(("flac", "oggvorbis", "oggopus", "oggspeex", "oggflac")):
         return _Vorbis()
-    raise TagError(f"{type(media).__name__} files are not supported for tagging; left untouched")
+    raise TagError(f"{type(media).__name__} files are not supported for tagging; it was left untouched.")
 
 
 @dataclass(frozen=True)
@@ -215,16 +256,9 @@ class FileTags:
 
 
 def read_tags(path: Path) -> FileTags:
-    import mutagen
-
-    if not Path(path).is_file():
-        raise TagError("the file is gone (moved or deleted since it was imported)")
-    try:
-        media = mutagen.File(path)
-    except Exception as exc:  # every mutagen error means the same here: cannot read its tags
-        raise TagError(f"cannot read its tags ({exc})") from None
-    if media is None:
-        raise TagError("not an audio file mutagen knows; left untouched")
+    """The genre, private field and a fingerprint of every other tag, as a save would keep them."""
+    _regular_file(Path(path))
+    media = _open(Path(path))
     fmt = _format_of(media)
     tags = media.tags
     info = media.info
@@ -232,26 +266,49 @@ def read_tags(path: Path) -> FileTags:
              getattr(info, "channels", None))
     if tags is None:
         return FileTags([], None, {}, None, audio)
-    version = tags.version[1] if isinstance(fmt, _Id3) and hasattr(tags, "version") else None
+    version = _id3_save_version(tags) if isinstance(fmt, _Id3) else None
     return FileTags(fmt.genres(tags), fmt.private(tags), fmt.others(tags), version, audio)
 
 
-def _write_tags(path: Path, genres: list[str], private: Optional[str], keep_private: bool) -> None:
+def _open(path: Path) -> Any:
+    """The file as mutagen reads it, an ID3 tag frame for frame as stored.  mutagen's default
+    reading turns a v2.3 tag into v2.4 frames (and drops the few v2.4 has no place for); saved back
+    as v2.3, those frames would no longer be the ones the file had."""
     import mutagen
 
-    media = mutagen.File(path)
+    try:
+        media = mutagen.File(path)
+        if media is not None and isinstance(_format_of(media), _Id3):
+            media = type(media)(path, translate=False)
+            if media.tags is not None and media.tags.version[:2] not in ((2, 3), (2, 4)):
+                media.tags.update_to_v23()
+    except TagError:
+        raise
+    except Exception as exc:  # every mutagen error means the same here: cannot read its tags
+        raise TagError(f"Its tags cannot be read ({_reason(exc)}); it was left untouched.") from None
     if media is None:
-        raise TagError("not an audio file mutagen knows; left untouched")
+        raise TagError("It is not an audio file mutagen knows; it was left untouched.")
+    return media
+
+
+def _write_tags(path: Path, genres: list[str], private: Optional[str], keep_private: bool) -> None:
+    """Write the genre (and private field) into the file at ``path``.
+
+    An optional tag block (ID3, APEv2) left with nothing in it is removed instead of saved empty:
+    an MP3, WAV or AIFF that had no tag before a batch is byte for byte itself again after its
+    undo.  (An empty block the file had before is removed too; it held nothing.)
+    """
+    media = _open(path)
     fmt = _format_of(media)
     if media.tags is None:
         media.add_tags()
-    version = getattr(media.tags, "version", (2, 4, 0))
     fmt.set_genres(media.tags, genres)
     if not keep_private:
         fmt.set_private(media.tags, private)
-    if isinstance(fmt, _Id3):
-        # Keep the file's ID3 version (2.2 has no writer: it becomes 2.3, what most players read).
-        media.save(v2_version=4 if version[1] == 4 else 3)
+    if fmt.optional_block and not media.tags and not getattr(media.tags, "unknown_frames", None):
+        media.delete()
+    elif isinstance(fmt, _Id3):
+        media.save(v2_version=_id3_save_version(media.tags), v23_sep=None)  # multiple values stay as stored
     else:
         media.save()
 
@@ -349,41 +406,318 @@ def _private_text(item: PlanItem) -> str:
 
 
 def safe_write(path: Path, change: Callable[[FileTags], tuple[list[str], Optional[str], bool]],
-               keep_mtime: bool = False) -> tuple[FileTags, FileTags]:
+               keep_mtime: bool = False, original: Optional[TagRegion] = None,
+               on_verified: Optional[Callable[[Optional[TagRegion]], None]] = None) -> tuple[FileTags, FileTags]:
     """Write a copy, verify it, then replace the original with it.
 
     ``change(current) -> (genres, private, keep_private)``.  Returns the tags before and after.
-    Raises TagError; the original is untouched unless the final ``os.replace`` happened.
+    ``original``, the region an earlier write replaced, is put back byte for byte while the file
+    is still as that write left it (else the tags are written as usual).  ``on_verified`` hears,
+    just before the replace, which bytes this write replaces (None when too many to keep), for a
+    byte-exact undo.  Raises TagError (and nothing else: a batch goes on whatever one file does);
+    the original is untouched unless the final ``os.replace`` happened.
     """
-    path = Path(path)
-    before = read_tags(path)
+    target, status = _writable_target(Path(path))
+    before = read_tags(target)
     genres, private, keep_private = change(before)
-    temp = path.with_name(f".{path.name}{TEMP_SUFFIX}")
+    temp = _temp_path(target)
     try:
-        try:
-            shutil.copy2(path, temp)  # keeps permissions and times
-        except OSError as exc:
-            raise TagError(f"cannot write beside the file ({exc.strerror or exc})") from None
-        try:
-            _write_tags(temp, genres, private, keep_private)
-        except TagError:
-            raise
-        except Exception as exc:  # mutagen's errors, and OSError (disk full)
-            raise TagError(f"writing the tag failed ({exc}); the file is unchanged") from None
+        region = original if original is not None and original.matches(target) else None
+        _copy_beside(target, status, temp, region)
+        if region is None:
+            _write_tags_of(temp, genres, private, keep_private)
         after = read_tags(temp)
         problem = _verify(before, after, genres, private, keep_private)
         if problem:
-            raise TagError(f"verification failed ({problem}); the file is unchanged")
-        # Read-only by its mode bits too: even for root, a file someone protected stays untouched.
-        if not os.access(path, os.W_OK) or not path.stat().st_mode & stat.S_IWUSR:
-            raise TagError("the file is read-only; left unchanged")
+            raise TagError(f"Verification failed ({problem}); the file is unchanged.")
         if keep_mtime:
-            times = path.stat()
-            os.utime(temp, ns=(times.st_atime_ns, times.st_mtime_ns))
-        os.replace(temp, path)
+            os.utime(temp, ns=(status.st_atime_ns, status.st_mtime_ns))
+        if on_verified is not None:
+            on_verified(TagRegion.between(target, temp))
+        os.replace(temp, target)
         return before, after
+    except OSError as exc:  # the replace either happened whole or not at all
+        raise TagError(f"The written copy could not take the file's place ({_reason(exc)}); "
+                       "the file is unchanged.") from None
     finally:
-        temp.unlink(missing_ok=True)
+        _discard(temp)
+
+
+def _write_tags_of(temp: Path, genres: list[str], private: Optional[str], keep_private: bool) -> None:
+    """``_write_tags`` with every error it can meet turned into a reason."""
+    try:
+        _write_tags(temp, genres, private, keep_private)
+    except TagError:
+        raise
+    except Exception as exc:  # mutagen's errors, struct's size limits, and OSError (disk full)
+        raise TagError(f"Writing the tag failed ({_reason(exc)}); the file is unchanged.") from None
+
+
+Span = tuple[int, int, bytes]  # where in the written file, how many bytes there, the bytes they replaced
+
+
+@dataclass(frozen=True)
+class TagRegion:
+    """The bytes one write replaced: in which spans of the written file, what they were, and a
+    digest of what took their place (to know the file is still as written).  A tag lives in one
+    place (ID3 at the start, APEv2 at the end, a container's metadata where it is) plus, in RIFF and
+    IFF files, a size field in the header; so this is usually a few kilobytes, and undo gives the
+    file back exactly, padding and frame order included."""
+
+    spans: tuple[Span, ...]
+    new_digest: str
+    file_size: int
+
+    @classmethod
+    def between(cls, before: Path, after: Path) -> Optional[TagRegion]:
+        """How ``after`` differs from ``before``; None when that is more than REGION_MAX bytes."""
+        sizes = before.stat().st_size, after.stat().st_size
+        with open(before, "rb") as old, open(after, "rb") as new:
+            found = [spans for spans in (_moved_spans(old, new, *sizes), _aligned_spans(old, new, *sizes))
+                     if spans is not None]
+            if not found:
+                return None
+            spans = min(found, key=lambda spans: sum(len(s[2]) for s in spans))
+            return cls(tuple(spans), _digest(new, spans), sizes[1])
+
+    def matches(self, path: Path) -> bool:
+        """Whether ``path`` still holds what the write left."""
+        with open(path, "rb") as file:
+            return (os.fstat(file.fileno()).st_size == self.file_size
+                    and _digest(file, self.spans) == self.new_digest)
+
+    def copy(self, source: BinaryIO, out: BinaryIO) -> None:
+        """Write ``source`` (the written file) to ``out`` as it was before the write."""
+        position = 0
+        for offset, length, old in self.spans:
+            _copy_bytes(source, out, offset - position)
+            out.write(old)
+            source.seek(offset + length)
+            position = offset + length
+        shutil.copyfileobj(source, out, CHUNK)
+
+    def to_bytes(self) -> bytes:
+        """One blob for the journal: a JSON line, then the old bytes."""
+        head = {"spans": [[offset, length, len(old)] for offset, length, old in self.spans],
+                "new_digest": self.new_digest, "file_size": self.file_size}
+        return json.dumps(head).encode("ascii") + b"\n" + b"".join(old for _, _, old in self.spans)
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> TagRegion:
+        line, _, rest = blob.partition(b"\n")
+        head = json.loads(line)
+        spans, at = [], 0
+        for offset, length, size in head["spans"]:
+            spans.append((offset, length, rest[at:at + size]))
+            at += size
+        return cls(tuple(spans), head["new_digest"], head["file_size"])
+
+
+def _digest(file: BinaryIO, spans: Sequence[Span]) -> str:
+    digest = hashlib.sha256()
+    for offset, length, _ in spans:
+        file.seek(offset)
+        digest.update(file.read(length))
+    return digest.hexdigest()
+
+
+def _moved_spans(old: BinaryIO, new: BinaryIO, size_old: int, size_new: int) -> Optional[list[Span]]:
+    """One span between the common start and the common end: a tag that grew or shrank in place,
+    moving what follows it (ID3 before an MP3 stream, FLAC metadata, an MP4 ``moov`` first)."""
+    old.seek(0)
+    new.seek(0)
+    start = _common_prefix(old, new)
+    end = _common_suffix(old, new, size_old, size_new, min(size_old, size_new) - start)
+    if size_old - start - end > REGION_MAX:
+        return None
+    old.seek(start)
+    return [(start, size_new - start - end, old.read(size_old - start - end))]
+
+
+def _aligned_spans(old: BinaryIO, new: BinaryIO, size_old: int, size_new: int) -> Optional[list[Span]]:
+    """The bytes that differ where both files have them, then what one has past the other's end:
+    a size field in a header plus a chunk added or dropped at the end (WAV, AIFF)."""
+    import numpy as np
+
+    spans: list[Span] = []
+    kept = 0
+    old.seek(0)
+    new.seek(0)
+    for base in range(0, min(size_old, size_new), CHUNK):
+        x, y = old.read(CHUNK), new.read(CHUNK)
+        n = min(len(x), len(y))
+        differ = np.frombuffer(x, np.uint8, n) != np.frombuffer(y, np.uint8, n)
+        edges = np.flatnonzero(np.diff(np.concatenate(([False], differ, [False])).astype(np.int8)))
+        for first, stop in zip(edges[::2].tolist(), edges[1::2].tolist()):
+            spans.append((base + first, stop - first, x[first:stop]))
+            kept += stop - first
+        if kept > REGION_MAX or len(spans) > SPANS_MAX:
+            return None
+    if size_old > size_new:
+        old.seek(size_new)
+        spans.append((size_new, 0, old.read(size_old - size_new)))
+    elif size_new > size_old:
+        spans.append((size_old, size_new - size_old, b""))
+    if kept + max(0, size_old - size_new) > REGION_MAX:
+        return None
+    return _joined(spans)
+
+
+def _joined(spans: list[Span]) -> list[Span]:
+    """Adjacent spans as one (a difference that crosses a chunk boundary)."""
+    joined: list[Span] = []
+    for span in spans:
+        if joined and joined[-1][0] + joined[-1][1] == span[0]:
+            offset, length, old = joined.pop()
+            span = (offset, length + span[1], old + span[2])
+        joined.append(span)
+    return joined
+
+
+def _common_prefix(a: BinaryIO, b: BinaryIO) -> int:
+    done = 0
+    while True:
+        x, y = a.read(CHUNK), b.read(CHUNK)
+        same = _first_difference(x, y)
+        done += same
+        if same < CHUNK:
+            return done
+
+
+def _common_suffix(a: BinaryIO, b: BinaryIO, size_a: int, size_b: int, limit: int) -> int:
+    """Bytes the two files end with alike, at most ``limit`` (so as not to count the prefix twice)."""
+    done = 0
+    while done < limit:
+        n = min(CHUNK, limit - done)
+        a.seek(size_a - done - n)
+        b.seek(size_b - done - n)
+        same = _first_difference(a.read(n)[::-1], b.read(n)[::-1])
+        done += same
+        if same < n:
+            break
+    return done
+
+
+def _first_difference(x: bytes, y: bytes) -> int:
+    """The length of the common start of ``x`` and ``y`` (a binary search of C comparisons)."""
+    low, high = 0, min(len(x), len(y))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if x[low:middle] == y[low:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _regular_file(path: Path) -> os.stat_result:
+    """The status of the file ``path`` names, if it is a regular file: a pipe or a device named like
+    a track would block or never end when read."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        raise TagError("The file is gone (moved or deleted since it was imported).") from None
+    except OSError as exc:  # a loop of symbolic links, a name too long, a folder it cannot enter
+        raise TagError(f"The file cannot be reached ({_reason(exc)}).") from None
+    if not stat.S_ISREG(status.st_mode):
+        raise TagError("It is not a regular file (a folder, a pipe or a device); it was left untouched.")
+    return status
+
+
+def _writable_target(path: Path) -> tuple[Path, os.stat_result]:
+    """The real file behind ``path`` and its status, or the reason it must not be replaced.
+
+    A symbolic link is resolved so that the tag reaches the file it names and the link stays a
+    link.  A file with other hard links is refused rather than written in place: only a replace
+    is safe against a crash or a full disk (a file rewritten in place can be left half old, half
+    new), and a replace gives a new file to this name alone, splitting it from the others.
+    Read-only by its mode bits counts too: even for root, a file someone protected stays as it is.
+    """
+    status = _regular_file(path)
+    target = Path(os.path.realpath(path))
+    if status.st_nlink > 1:
+        raise TagError(f"The file has {status.st_nlink} hard links and writing it would split them; "
+                       "it was left untouched.")
+    if not os.access(target, os.W_OK) or not status.st_mode & stat.S_IWUSR:
+        raise TagError("The file is read-only; it was left untouched.")
+    return target, status
+
+
+def _temp_path(target: Path) -> Path:
+    """A hidden name beside ``target`` that ends in its extension (mutagen tells some formats by
+    it) and fits in one file name: a long name is replaced by its hash."""
+    suffix = target.suffix if len(os.fsencode(target.suffix)) <= 16 else ""
+    name = f".{target.name}{TEMP_MARK}{suffix}"
+    if len(os.fsencode(name)) > NAME_MAX:
+        name = f".{hashlib.sha1(os.fsencode(target.name)).hexdigest()}{TEMP_MARK}{suffix}"
+    return target.with_name(name)
+
+
+def _copy_beside(source: Path, status: os.stat_result, temp: Path, region: Optional[TagRegion] = None) -> None:
+    """Copy ``source`` to ``temp`` (with ``region``'s old bytes in place of its new ones), with its
+    owner, group, mode, times and extended attributes.
+
+    The copy is private until complete (mode 600) and never written through a link planted at
+    its name.  A copy that cannot take the owner and group is refused: replacing the original
+    with it would hand the file to whoever runs the app.
+    """
+    _discard(temp)  # a copy left behind by a killed run
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as original:
+            if region is None:
+                shutil.copyfileobj(original, out, CHUNK)
+            else:
+                region.copy(original, out)
+        made = temp.stat()
+        if (made.st_uid, made.st_gid) != (status.st_uid, status.st_gid):
+            _give_to_owner(temp, status)
+        shutil.copystat(source, temp)  # after chown, which clears set-user-ID bits
+    except OSError as exc:
+        raise TagError(f"The copy to write cannot be made beside the file ({_reason(exc)}); "
+                       "the file is unchanged.") from None
+
+
+def _copy_bytes(source: BinaryIO, out: BinaryIO, count: int) -> None:
+    while count > 0:
+        data = source.read(min(CHUNK, count))
+        if not data:
+            raise OSError(errno.EIO, "the file got shorter while it was copied")
+        out.write(data)
+        count -= len(data)
+
+
+def _give_to_owner(temp: Path, status: os.stat_result) -> None:
+    try:
+        os.chown(temp, status.st_uid, status.st_gid)
+    except OSError:
+        raise TagError("Its owner and group could not be kept (only its owner or an administrator can); "
+                       "it was left untouched.") from None
+
+
+def _discard(temp: Path) -> None:
+    """Remove a copy that did not take the file's place.  Never raises: a folder that became
+    read-only must not stop the batch, which reports the file itself."""
+    try:
+        if os.path.lexists(temp):
+            temp.unlink()
+    except OSError as exc:
+        log.warning("could not remove %s: %s", temp, exc)
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as words for the user: the system's own message for file errors; for the
+    errors whose text says nothing to a user (struct's size limits, text codecs, mutagen's empty
+    messages), what they mean."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    if isinstance(exc, struct.error):
+        return "the file is too large for its format's size fields (over 4 GB)"
+    if isinstance(exc, UnicodeError):
+        return "one of its tags holds text its format cannot store, so it cannot be written back as it is"
+    if exc.args and isinstance(exc.args[0], BaseException):  # mutagen wraps the error it met
+        return _reason(exc.args[0])
+    return str(exc).strip(" ;:") or "the tag data is damaged or cut short"
 
 
 def _verify(before: FileTags, after: FileTags, genres: list[str], private: Optional[str], keep_private: bool) -> str:
@@ -457,6 +791,7 @@ def undo(project: Project, batch_id: Optional[int] = None, progress: Optional[Pr
         try:
             current = read_tags(Path(entry.path))
             if current.genres == entry.old_genres and current.private == entry.old_private:
+                _discard(_temp_path(Path(os.path.realpath(entry.path))))  # a copy a killed batch left
                 project.mark_tag_change(entry.id, "undone", "already as before")
                 result.unchanged += 1
                 continue
