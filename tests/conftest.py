@@ -111,13 +111,16 @@ def demo_project(demo_template: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture()
 def window(qtbot, qapp):
-    """The main window as a person starts it, with auto-advance on."""
+    """The main window as a person starts it the first time (no settings left by another test),
+    with auto-advance on."""
     import shiboken6
+    from PySide6.QtCore import QSettings
 
     from audioid_gui.gui.main_window import MainWindow
 
     qapp.setOrganizationName("AudioIDTests")
     qapp.setApplicationName("labeling")
+    QSettings().clear()
     w = MainWindow()
     qtbot.addWidget(w)
     w.show()

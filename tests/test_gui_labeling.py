@@ -282,3 +282,139 @@ def test_player_plays_and_draws_the_recorded_segment_before_trailing_silence(win
     assert "Segment 0:10–0:20 (not analysed yet)" in player.segment_info.text()
     qtbot.waitUntil(lambda: player.media.position() >= 9950, timeout=10_000)
     stop_playback(window, qtbot)
+
+
+def test_the_session_pace_waits_for_enough_labels_and_undo_takes_them_back(window: MainWindow, demo_project: Path,
+                                                                         qtbot) -> None:
+    from audioid_gui.gui.main_window import SessionCounter
+
+    now = [100.0]
+    counter = SessionCounter(clock=lambda: now[0])
+    counter.add(1)
+    now[0] += 1
+    assert counter.text() == "This session: 1 labelled"  # not "60.0 per minute"
+    counter.add(1)
+    now[0] += 59
+    assert counter.text() == "This session: 2 labelled · 2.0 per minute"
+
+    window.open_project(demo_project)
+    qtbot.keyClick(window.table, Qt.Key.Key_M)
+    window.statusBar().showMessage("A message of the moment")
+    assert window.session_label.text() == "This session: 1 labelled" and window.session_label.isVisible()
+    qtbot.keyClick(window.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.session_label.text() == "This session: nothing labelled yet"
+    qtbot.keyClick(window.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert window.session_label.text() == "This session: 1 labelled"
+
+
+def test_a_new_project_shows_nothing_of_the_last_one(window: MainWindow, demo_project: Path, tmp_path: Path,
+                                                      qtbot) -> None:
+    window.open_project(demo_project)
+    window.show_track_set("a few", [window.model.track_id(r) for r in range(3)], play=True)
+    assert window.player.track is not None
+    assert window.open_project(tmp_path / "new.audioid", create=True)
+    assert window.player.track is None and window.player.title.text() == "No track"
+    assert window.model.rowCount() == 0 and window.count_label.text() == "0 tracks shown"
+    assert not any(window.quick_filter.itemText(i).startswith("Chosen") for i in range(window.quick_filter.count()))
+
+
+def test_panel_shortcuts_bring_a_panel_behind_a_tab_to_the_front(window: MainWindow, demo_project: Path,
+                                                                 qtbot) -> None:
+    window.open_project(demo_project)
+
+    def in_front(dock) -> bool:
+        return dock.isVisible() and not dock.visibleRegion().isEmpty()
+
+    keys = {"clusters": (Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier),
+            "model": (Qt.Key.Key_U, Qt.KeyboardModifier.ControlModifier)}
+    qtbot.keyClick(window.table, *keys["clusters"])
+    qtbot.keyClick(window.table, *keys["model"])
+    qtbot.waitUntil(lambda: in_front(window.model_dock) and not in_front(window.clusters_dock))
+    qtbot.keyClick(window.table, *keys["clusters"])  # open behind the Model tab: to the front
+    qtbot.waitUntil(lambda: in_front(window.clusters_dock) and not in_front(window.model_dock))
+    assert window.act_show_clusters.isChecked() and window.act_show_model.isChecked()
+    qtbot.keyClick(window.table, *keys["clusters"])  # in front: closed
+    qtbot.waitUntil(lambda: window.clusters_dock.isHidden() and in_front(window.model_dock))
+    assert not window.act_show_clusters.isChecked()
+
+
+def test_a_panel_opens_with_room_to_work(window: MainWindow, demo_project: Path, qtbot) -> None:
+    window.resize(1280, 800)
+    window.open_project(demo_project)
+    qtbot.keyClick(window.table, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.clusters_dock.height() >= 0.4 * window.height())
+
+
+def test_undoing_a_tag_batch_says_how_many_files_and_updates_the_player(window: MainWindow, tmp_path: Path, qtbot,
+                                                                        monkeypatch) -> None:
+    import shutil
+
+    from audioid_gui.core.extraction import scan
+    from audioid_gui.core.tags import apply, plan
+
+    from .conftest import REPO
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for name in ("outro 01.mp3", "outro 02.ogg", "outro 03.mp3"):
+        shutil.copy(REPO / "resources" / "demo" / name, folder / name)
+    project_file = tmp_path / "t.audioid"
+    with Project(project_file) as project:
+        scan(project, [folder], workers=1)
+        project.set_label(project.track_id(folder / "outro 01.mp3"), "Music")
+        project.set_label(project.track_id(folder / "outro 02.ogg"), "Dialogue")
+        assert apply(project, plan(project)).written == 2
+    window.open_project(project_file)
+    assert window.player.track.name == "outro 01.mp3"
+    assert "genre</b>: Music" in window.player.tags.text()
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda _parent, _title, text: asked.append(text)
+                        or QMessageBox.StandardButton.Yes)
+    window.act_undo_tags.trigger()
+    assert asked == ["Put back the genres that the last tag batch replaced in 2 files?"]
+    qtbot.waitUntil(lambda: "Music" not in window.player.tags.text(), timeout=30_000)
+
+
+def test_file_dialogs_open_in_the_projects_folder_then_where_last_used(window: MainWindow, demo_project: Path,
+                                                                       tmp_path: Path, monkeypatch) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    window.open_project(demo_project)
+    opened_in = []
+    chosen = tmp_path / "elsewhere" / "labels.csv"
+    chosen.parent.mkdir()
+    chosen.write_text("path,label\n")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda _parent, _title, folder, _filter: (
+        opened_in.append(folder) or (str(chosen), "")))
+    monkeypatch.setattr(QMessageBox, "information", lambda *a: None)
+    window.act_import_labels.trigger()
+    window.act_import_labels.trigger()
+    assert opened_in == [str(demo_project.parent), str(chosen.parent)]
+
+
+def test_the_shortcuts_dialog_shows_its_text_whole(window: MainWindow, demo_project: Path, qtbot) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QTableWidget
+
+    window.open_project(demo_project)
+    seen = {}
+
+    def read_and_close() -> None:
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            QTimer.singleShot(20, read_and_close)
+            return
+        table = dialog.findChild(QTableWidget)
+        metrics = table.fontMetrics()
+        seen["clipped"] = [table.item(r, c).text() for r in range(table.rowCount()) for c in range(2)
+                           if metrics.horizontalAdvance(table.item(r, c).text()) > table.columnWidth(c)]
+        seen["sideways"] = table.horizontalScrollBar().isVisible()
+        qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+
+    QTimer.singleShot(0, read_and_close)
+    qtbot.keyClick(window.table, Qt.Key.Key_F1)
+    assert seen == {"clipped": [], "sideways": False}
+
+
+def test_the_folder_column_keeps_the_end_of_long_folders(window: MainWindow) -> None:
+    assert window.table.textElideMode() == Qt.TextElideMode.ElideMiddle

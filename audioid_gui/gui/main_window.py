@@ -10,14 +10,25 @@ import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from PySide6.QtCore import QByteArray, QSettings, QStandardPaths, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QSize, QStandardPaths, Qt, QTimer
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeyEvent,
+    QKeySequence,
+    QUndoCommand,
+    QUndoStack,
+)
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
     QComboBox,
     QDialog,
+    QDialogButtonBox,
     QDockWidget,
     QFileDialog,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -43,6 +54,7 @@ from ..core.tags import ApplyReport
 from ..core.tags import undo as undo_tags
 from ..core.tasks import CancelToken, ProgressCallback
 from ..core.tracklist import TrackFilter
+from ..core.wording import plural
 from .classes_dialog import ClassesDialog
 from .cluster_view import ClusterPanel
 from .model_view import ModelPanel
@@ -59,49 +71,75 @@ log = logging.getLogger(__name__)
 
 PROJECT_FILTER = "AudioID projects (*.audioid *.sqlite);;All files (*)"
 MAX_RECENT = 8
+DOCK_SHARE = 0.5  # of the window's height, at least, for a bottom panel when it opens
+# Where each kind of file dialog opens next (the import folder is shared with the Review panel).
+IMPORT_DIR, LABELS_DIR, PROJECT_DIR = "lastImportDir", "lastLabelsDir", "lastProjectDir"
 TABLE_REFRESH_DURING_SCAN_S = 1.0
+CHOSEN_UNFILTERED = "A chosen list shows all its tracks; the path filter applies to the other lists"
 
 
 class LabelCommand(QUndoCommand):
-    """Label tracks as one undoable step; undo deletes exactly the history rows this step added."""
+    """Label tracks as one undoable step; undo deletes exactly the history rows this step added.
+
+    A ``counted`` step (a label given by key) counts towards the session's pace, and stops
+    counting when undone, so the counter never claims labels that are no longer there."""
 
     def __init__(self, window: "MainWindow", track_ids: Sequence[int], class_name: Optional[str],
-                 source: str = "human") -> None:
+                 source: str = "human", counted: bool = False) -> None:
         what = class_name or "unlabelled"
-        super().__init__(f"label {len(track_ids):,} track{'s' if len(track_ids) != 1 else ''} {what}"
+        super().__init__(f"label {plural(len(track_ids), 'track')} {what}"
                          + (f" ({source})" if source != "human" else ""))
         self.window = window
         self.track_ids = list(track_ids)
         self.class_name = class_name
         self.source = source
+        self.counted = counted and class_name is not None
         self.label_ids: list[int] = []
 
     def redo(self) -> None:
         self.label_ids = self.window.project.set_labels(self.track_ids, self.class_name, self.source)
+        if self.counted:
+            self.window.session.add(len(self.track_ids))
         self.window.tracks_relabelled(self.track_ids)
 
     def undo(self) -> None:
         self.window.project.remove_labels(self.label_ids)
+        if self.counted:
+            self.window.session.remove(len(self.track_ids))
         self.window.tracks_relabelled(self.track_ids)
         self.window.table.select_track(self.track_ids[0])
 
 
 class SessionCounter:
-    """Labels given since the project was opened, and the pace."""
+    """Labels given since the project was opened, and the pace once there is enough to measure.
 
-    def __init__(self) -> None:
+    One label a second after opening is not "60 per minute": the pace waits for a few labels
+    over half a minute or more."""
+
+    PACE_AFTER_LABELS = 2
+    PACE_AFTER_S = 30.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
         self.count = 0
         self.first: Optional[float] = None
 
     def add(self, n: int) -> None:
-        self.first = self.first or time.monotonic()
+        if self.first is None:
+            self.first = self.clock()
         self.count += n
+
+    def remove(self, n: int) -> None:
+        self.count = max(0, self.count - n)
 
     def text(self) -> str:
         if not self.count or self.first is None:
             return "This session: nothing labelled yet"
-        minutes = max(time.monotonic() - self.first, 1.0) / 60
-        return f"This session: {self.count:,} labelled · {self.count / minutes:.1f} per minute"
+        text = f"This session: {self.count:,} labelled"
+        elapsed = self.clock() - self.first
+        if self.count >= self.PACE_AFTER_LABELS and elapsed >= self.PACE_AFTER_S:
+            text += f" · {self.count / (elapsed / 60):.1f} per minute"
+        return text
 
 
 class MainWindow(QMainWindow):
@@ -162,8 +200,10 @@ class MainWindow(QMainWindow):
         self.session_label = QLabel()
         self.jobs = JobStatus()
         self.jobs.idle.connect(self.refresh_tracks)
-        self.statusBar().addWidget(self.session_label, 1)
-        self.statusBar().addWidget(self.count_label)
+        # Permanent widgets sit right of the status messages, which therefore never cover them.
+        self.count_label.setContentsMargins(12, 0, 4, 0)
+        self.statusBar().addPermanentWidget(self.session_label)
+        self.statusBar().addPermanentWidget(self.count_label)
         self.statusBar().addPermanentWidget(self.jobs)
 
         self.clusters = ClusterPanel(self.jobs)
@@ -191,9 +231,60 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self.setAcceptDrops(True)
+        QApplication.instance().installEventFilter(self)  # see eventFilter: the label keys' way back
         self.resize(1280, 780)
         self._restore_settings()
         self._show_project_state()
+
+    # -- where the keys go -----------------------------------------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Keep the label keys working after a person has touched something else in the window.
+
+        A spin box swallows letters it cannot use, so a class key pressed there labels instead;
+        Enter or Escape in a spin box or the path filter, and the close of a dialog of this
+        window, hand the keyboard back to the track table.  Text fields keep their letters."""
+        kind = event.type()
+        if kind == QEvent.Type.ShortcutOverride and self._is_spin_box(watched) and self._class_key(event):
+            event.ignore()  # not overridden: the class action fires
+            return True
+        if kind == QEvent.Type.KeyPress and self._finishes_edit(watched, event):
+            QTimer.singleShot(0, self.focus_labels)
+        elif kind == QEvent.Type.Hide and isinstance(watched, QDialog) and self._owns(watched.parentWidget()):
+            QTimer.singleShot(0, self.focus_labels)
+        return False
+
+    def focus_labels(self) -> None:
+        """Give the keyboard to the track table, where the label keys and arrows work."""
+        if self.project is not None and self.pages.currentWidget() is self.splitter:
+            self.table.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _owns(self, widget: Optional[QObject]) -> bool:
+        """Whether the widget lies in this window or one of its (possibly floating) docks."""
+        while widget is not None:
+            if widget is self:
+                return True
+            if isinstance(widget, QDialog):
+                return False
+            widget = widget.parent()
+        return False
+
+    def _is_spin_box(self, watched: QObject) -> bool:
+        box = watched if isinstance(watched, QAbstractSpinBox) else watched.parent()
+        return isinstance(box, QAbstractSpinBox) and self._owns(box)
+
+    def _class_key(self, event: QKeyEvent) -> bool:
+        """Whether the key is a class's shortcut that a spin box would take and waste (a letter)."""
+        if not event.text().isalpha():
+            return False
+        pressed = QKeySequence(event.keyCombination())
+        return any(action.shortcut() == pressed for action in self.class_actions)
+
+    def _finishes_edit(self, watched: QObject, event: QKeyEvent) -> bool:
+        keys = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape)
+        if event.key() not in keys or event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            return False
+        return watched is self.filter_text or self._is_spin_box(watched)
 
     # -- actions, menus, toolbar ----------------------------------------------------------------
 
@@ -203,17 +294,37 @@ class MainWindow(QMainWindow):
         dock.setWidget(widget)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
         dock.hide()
+        dock.toggleViewAction().toggled.connect(lambda shown: self._dock_opened(dock) if shown else None)
         return dock
+
+    def _dock_opened(self, dock: QDockWidget) -> None:
+        QTimer.singleShot(0, lambda: self._give_room(dock))  # once the layout has placed it
+
+    def _give_room(self, dock: QDockWidget) -> None:
+        """A panel opens with room to work (a dendrogram, a chart, a table), taken from the player,
+        whose picture reads well at its minimum height; a panel the person made larger stays."""
+        spare = self.pages.height() - self.pages.minimumSizeHint().height()  # what the centre can give
+        wanted = min(int(self.height() * DOCK_SHARE), dock.height() + max(0, spare))
+        if dock.isVisible() and not dock.isFloating() and dock.height() < wanted:
+            self.resizeDocks([dock], [wanted], Qt.Orientation.Vertical)
 
     def _docks(self) -> list[QDockWidget]:
         return [self.clusters_dock, self.model_dock, self.review_dock]
 
     def _dock_action(self, dock: QDockWidget, text: str, shortcut: str) -> QAction:
-        action = dock.toggleViewAction()
-        action.setText(text)
-        action.setShortcut(QKeySequence(shortcut))
-        self.addAction(action)
+        """A checkable action that brings the panel to the front, or closes it when it is in front
+        already: a panel open behind another tab is what a person wants to see, not to lose."""
+        action = self._action(text, lambda: self._show_or_close(dock, action), shortcut, checkable=True)
+        dock.toggleViewAction().toggled.connect(action.setChecked)  # checked while the panel is open
         return action
+
+    def _show_or_close(self, dock: QDockWidget, action: QAction) -> None:
+        if dock.isVisible() and not dock.visibleRegion().isEmpty():  # (a tab behind another shows nothing)
+            dock.close()
+        else:
+            dock.show()
+            dock.raise_()
+        action.setChecked(not dock.isHidden())  # the click toggled the check; the panel decides
 
     def _action(self, text: str, slot: Callable, shortcut: Optional[str | QKeySequence] = None,
                 tip: str = "", checkable: bool = False) -> QAction:
@@ -261,7 +372,7 @@ class MainWindow(QMainWindow):
         self.act_auto_advance.setIconText("Auto-advance")
         self.act_autoplay = a("Play on &Select", lambda: None, None, "Start playing a track when it is selected",
                               checkable=True)
-        self.act_find = a("&Find…", lambda: (self.filter_text.setFocus(), self.filter_text.selectAll()), "Ctrl+F")
+        self.act_find = a("&Find…", self._find, "Ctrl+F")
         self.act_focus_table = a("Focus Track &List", lambda: self.table.setFocus(), "Escape")
         self.act_show_clusters = self._dock_action(self.clusters_dock, "Show &Clusters Panel", "Ctrl+K")
         self.act_show_model = self._dock_action(self.model_dock, "Show &Model Panel", "Ctrl+U")
@@ -310,6 +421,8 @@ class MainWindow(QMainWindow):
         edit.addActions([self.act_classes, self.act_find])
         view = bar.addMenu("&View")
         view.addActions([self.act_auto_advance, self.act_autoplay, self.act_whole])
+        view.addSeparator()
+        view.addActions([self.act_show_clusters, self.act_show_model, self.act_show_review])
         clusters = bar.addMenu("&Clusters")
         clusters.addActions([self.act_show_clusters, self.act_cluster])
         clusters.addSeparator()
@@ -428,11 +541,14 @@ class MainWindow(QMainWindow):
             self._docks_visible = {dock.objectName(): dock.isVisible() for dock in self._docks()}
         self.jobs.cancel()
         self.player.stop()
+        self.player.load(None, SegmentSpec())  # no track of the old project may linger
         self.undo_stack.clear()
         if self.project is not None:
             self.project.close()
             self.project = None
+        self._track_set = None
         self.model.set_project(None)
+        self._rebuild_quick_filters()
         self.clusters.set_project(None, {})
         self.model_panel.set_project(None)
         self.review_panel.set_project(None, {})
@@ -471,14 +587,17 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(bool(self.recent_menu.actions()))
 
     def new_project_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "New project", str(Path.home() / "labels.audioid"), PROJECT_FILTER)
+        default = Path(self._last_dir(PROJECT_DIR)) / "labels.audioid"
+        path, _ = QFileDialog.getSaveFileName(self, "New project", str(default), PROJECT_FILTER)
         if path:
+            self._remember_dir(PROJECT_DIR, path)
             path_obj = Path(path) if Path(path).suffix else Path(path + ".audioid")
             self.open_project(path_obj, create=True)
 
     def open_project_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open project", str(Path.home()), PROJECT_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", self._last_dir(PROJECT_DIR), PROJECT_FILTER)
         if path:
+            self._remember_dir(PROJECT_DIR, path)
             self.open_project(Path(path))
 
     def open_demo(self) -> None:
@@ -490,23 +609,31 @@ class MainWindow(QMainWindow):
     # -- importing ------------------------------------------------------------------------------
 
     def add_folder_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder of audio files", self._last_dir())
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of audio files", self._last_dir(IMPORT_DIR))
         if folder:
-            self._remember_dir(folder)
+            self._remember_dir(IMPORT_DIR, folder)
             self.start_scan([Path(folder)])
 
     def add_playlist_dialog(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Add playlists", self._last_dir(),
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add playlists", self._last_dir(IMPORT_DIR),
                                                 "Playlists (*.m3u *.m3u8 *.pls);;All files (*)")
         if paths:
-            self._remember_dir(str(Path(paths[0]).parent))
+            self._remember_dir(IMPORT_DIR, paths[0])
             self.start_scan([Path(p) for p in paths])
 
-    def _last_dir(self) -> str:
-        return self.settings.value("lastImportDir", str(Path.home()), str)
+    def _last_dir(self, key: str) -> str:
+        """Where a file dialog opens: the folder last used for this kind of file, else the open
+        (or last) project's folder — where a person keeps the files of a project — else home."""
+        remembered = self.settings.value(key, "", str)
+        if remembered and Path(remembered).is_dir():
+            return remembered
+        project = self.project.path if self.project is not None else Path(self.settings.value("lastProject", "", str))
+        return str(project.parent) if project.parent.is_dir() and project.name else str(Path.home())
 
-    def _remember_dir(self, folder: str) -> None:
-        self.settings.setValue("lastImportDir", folder)
+    def _remember_dir(self, key: str, chosen: str) -> None:
+        """The next dialog of this kind opens beside what was chosen (a file, or a folder: its
+        siblings are what comes next)."""
+        self.settings.setValue(key, str(Path(chosen).parent))
 
     def start_scan(self, sources: Sequence[Path], title: str = "Importing") -> None:
         """Import and extract in the background; the table fills as tracks arrive."""
@@ -546,18 +673,27 @@ class MainWindow(QMainWindow):
         self._review_import = False
         imported, extracted = report.imported, report.extracted
         problems = len(imported.errors) + extracted.failed
-        text = (f"Imported {imported.added:,} new tracks; features for {extracted.extracted:,}"
-                + (f"; {problems:,} problems (Show: Failed)" if problems else "")
+        text = (f"Imported {plural(imported.added, 'new track')}; features for {extracted.extracted:,}"
+                + (f"; {plural(problems, 'problem')} (Show: Failed)" if problems else "")
                 + ("; stopped early — add the folder again to resume" if extracted.cancelled else ""))
         self.statusBar().showMessage(text, 15000)
         if self.table.current_track_id() is None and self.model.rowCount():
             self.table.select_row(0)
 
     def refresh_tracks(self) -> None:
+        """Re-read the list (new tracks, new tags, new predictions), and the player's view of
+        the track it holds: its label and genre line may have changed under it."""
         if self.project is None:
             return
         self.model.refresh()
         self._update_counts()
+        self._refresh_player_track()
+
+    def _refresh_player_track(self) -> None:
+        index = self.table.currentIndex()
+        row = self.model.track(index.row()) if index.isValid() else None
+        if row is not None:
+            self.player.show_label(row)  # (the player ignores a row of a track it no longer holds)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
@@ -590,10 +726,8 @@ class MainWindow(QMainWindow):
         track_id = self.table.current_track_id()
         if self.project is None or track_id is None:
             return
-        self.undo_stack.push(LabelCommand(self, [track_id], class_name, self.review_panel.label_source(track_id)))
-        if class_name is not None:
-            self.session.add(1)
-        self.session_label.setText(self.session.text())
+        self.undo_stack.push(LabelCommand(self, [track_id], class_name, self.review_panel.label_source(track_id),
+                                          counted=True))
         if self.act_auto_advance.isChecked() and class_name is not None:
             if not self.table.step(+1):
                 self.statusBar().showMessage("That was the last track of the list.", 5000)
@@ -602,10 +736,12 @@ class MainWindow(QMainWindow):
         """Label many tracks on the word of a cluster (source: cluster), as one undoable step."""
         if self.project is not None and track_ids:
             self.undo_stack.push(LabelCommand(self, track_ids, class_name, "cluster"))
-            self.statusBar().showMessage(f"Labelled {len(track_ids):,} tracks {class_name} (Ctrl+Z undoes it)", 8000)
+            self.statusBar().showMessage(f"Labelled {plural(len(track_ids), 'track')} {class_name} "
+                                         "(Ctrl+Z undoes it)", 8000)
 
     def show_track_set(self, title: str, ids: Sequence[int], play: bool = False) -> None:
-        """Show only these tracks in the table (a cluster, a sample), and play the first if asked."""
+        """Show only these tracks in the table (a cluster, a sample), and play the first if asked;
+        a list to hear takes the keyboard, so that the next key press labels its first track."""
         self._track_set = (title, tuple(ids))
         self._play_chosen = play
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # the list's own order
@@ -615,17 +751,16 @@ class MainWindow(QMainWindow):
         if play and self.model.rowCount():
             self.table.select_row(0)
         self._play_chosen = False
+        if play:
+            self.focus_labels()
 
     def tracks_relabelled(self, track_ids: Sequence[int]) -> None:
         self.clusters.labels_changed()
         self.model_panel.labels_changed(track_ids)
         self.review_panel.labels_changed()
         self.model.refresh_tracks(track_ids)
-        current = self.table.current_track_id()
-        if current in track_ids:
-            row = self.model.track(self.model.row_of(current))
-            if row is not None:
-                self.player.show_label(row)
+        if self.table.current_track_id() in track_ids:
+            self._refresh_player_track()
         self._update_counts()
 
     def _current_track_changed(self, track_id: Optional[int]) -> None:
@@ -647,10 +782,16 @@ class MainWindow(QMainWindow):
             self.refresh_tracks()
 
     def _apply_filter(self) -> None:
+        """Show what the quick filter and the path filter choose.  A chosen list (a queue, a
+        sample to hear, a cluster) shows all its tracks: the path filter, typed for browsing,
+        would hide some without a word, so it rests (greyed) while such a list shows."""
         kind, value = self.quick_filter.currentData() or ("all", None)
+        chosen = kind == "ids"
+        self.filter_text.setEnabled(not chosen)
+        self.filter_text.setToolTip(CHOSEN_UNFILTERED if chosen else "")
         flt = TrackFilter(
-            text=self.filter_text.text().strip(),
-            ids=self._track_set[1] if kind == "ids" and self._track_set is not None else None,
+            text="" if chosen else self.filter_text.text().strip(),
+            ids=self._track_set[1] if chosen and self._track_set is not None else None,
             predicted=value if kind == "predicted" else None,
             below_confidence=(self.confidence_filter.value() / 100
                               if kind == "predicted" and self.confidence_filter.value() < 100 else None),
@@ -666,8 +807,15 @@ class MainWindow(QMainWindow):
             self.table.select_row(0)
         self._update_counts()
 
+    def _find(self) -> None:
+        if not self.filter_text.isEnabled():
+            self.statusBar().showMessage(f"{CHOSEN_UNFILTERED}: choose one under Show to filter by path.", 8000)
+            return
+        self.filter_text.setFocus()
+        self.filter_text.selectAll()
+
     def _update_counts(self) -> None:
-        self.count_label.setText(f"{self.model.rowCount():,} tracks shown" if self.project else "")
+        self.count_label.setText(f"{plural(self.model.rowCount(), 'track')} shown" if self.project else "")
         self.session_label.setText(self.session.text() if self.project else "")
 
     def _retrain(self) -> None:
@@ -682,12 +830,11 @@ class MainWindow(QMainWindow):
         message = self.model_panel.label_from_queue()  # plays now, or as soon as the queue is chosen
         if message:
             self.statusBar().showMessage(message, 8000)
+        self.focus_labels()
 
     def _show_queue(self, title: str, ids: Sequence[int], play: bool) -> None:
-        """The queue in the track table; the label keys then go to the table, not the panel's button."""
+        """The queue in the track table (its list of ids is kept: a retrain may refresh it)."""
         self.show_track_set(title, ids, play)
-        if play:
-            self.table.setFocus()
 
     def _predictions_changed(self) -> None:
         self.refresh_tracks()
@@ -703,6 +850,7 @@ class MainWindow(QMainWindow):
         self.review_panel.reload_playlists(select=name)
         self.review_dock.show()
         self.review_dock.raise_()
+        self.focus_labels()
 
     def _review_file(self, path: Path) -> None:
         """Import (and scan) a playlist file so that the Review panel can open it."""
@@ -738,6 +886,7 @@ class MainWindow(QMainWindow):
         if on and not self.clusters.guide_button.isChecked():
             self.act_guided.setChecked(False)
             self.statusBar().showMessage("Cluster the tracks first (Ctrl+Shift+C), then start guided labeling.", 8000)
+        self.focus_labels()
 
     def _whole_file_toggled(self, checked: bool) -> None:
         self.player.whole_file.setChecked(checked)
@@ -745,20 +894,25 @@ class MainWindow(QMainWindow):
     # -- labels in and out ----------------------------------------------------------------------
 
     def export_labels_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export labels", str(Path.home() / "labels.csv"), "CSV (*.csv)")
-        if path and self.project is not None:
+        if self.project is None:
+            return
+        default = Path(self._last_dir(LABELS_DIR)) / f"{self.project.path.stem} labels.csv"
+        path, _ = QFileDialog.getSaveFileName(self, "Export labels", str(default), "CSV (*.csv)")
+        if path:
+            self._remember_dir(LABELS_DIR, path)
             try:
                 n = export_labels(self.project, Path(path))
             except OSError as exc:
                 QMessageBox.warning(self, "Labels not exported", f"Cannot write {path}: {exc.strerror or exc}")
                 return
-            self.statusBar().showMessage(f"Wrote {n:,} labels to {path}", 8000)
+            self.statusBar().showMessage(f"Wrote {plural(n, 'label')} to {path}", 8000)
 
     def import_labels_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import labels", self._last_dir(),
+        path, _ = QFileDialog.getOpenFileName(self, "Import labels", self._last_dir(LABELS_DIR),
                                               "Labels (*.csv *.json);;All files (*)")
         if not path or self.project is None:
             return
+        self._remember_dir(LABELS_DIR, path)
         try:
             result = import_labels(self.project, Path(path))
         except LabelFileError as exc:
@@ -766,13 +920,13 @@ class MainWindow(QMainWindow):
             return
         self.refresh_tracks()
         self.model_panel.refresh_queue()  # tracks now heard leave it
-        lines = [f"Imported {result.imported:,} labels."]
+        lines = [f"Imported {plural(result.imported, 'label')}."]
         if result.unknown_tracks:
-            lines.append(f"{len(result.unknown_tracks):,} entries name no track of this project.")
+            lines.append(f"{plural(len(result.unknown_tracks), 'entry', 'entries')} naming no track of this project.")
         if result.ambiguous_tracks:
-            lines.append(f"{len(result.ambiguous_tracks):,} names match several tracks (give their paths).")
+            lines.append(f"{plural(len(result.ambiguous_tracks), 'name')} matching several tracks (give their paths).")
         for label, n in result.unknown_classes.items():
-            lines.append(f"{n:,} rows use the unknown class {label!r}.")
+            lines.append(f"{plural(n, 'row')} with the unknown class {label!r}.")
         QMessageBox.information(self, "Labels imported", "\n".join(lines))
 
     # -- tags in the files ---------------------------------------------------------------------
@@ -791,8 +945,9 @@ class MainWindow(QMainWindow):
         if batch is None:
             self.statusBar().showMessage("No tag batch to undo.", 6000)
             return
+        files = plural(len(self.project.tag_changes(batch)), "file")
         answer = QMessageBox.question(self, "Undo the last tag batch",
-                                      "Put back the genres that the last tag batch replaced in the files?")
+                                      f"Put back the genres that the last tag batch replaced in {files}?")
         if answer != QMessageBox.StandardButton.Yes:
             return
         project_path = self.project.path
@@ -808,7 +963,8 @@ class MainWindow(QMainWindow):
 
     def _tags_undone(self, result: ApplyReport) -> None:
         self.refresh_tracks()
-        text = f"Restored {result.written:,} files; {result.unchanged:,} were already as before"
+        text = (f"Restored {plural(result.written, 'file')}; {result.unchanged:,} "
+                f"{'was' if result.unchanged == 1 else 'were'} already as before")
         if result.errors:
             QMessageBox.warning(self, "Some files were not restored", text + ".\n\n" + "\n".join(
                 f"{Path(e.path).name}: {e.message}" for e in result.errors[:30]))
@@ -824,14 +980,34 @@ class MainWindow(QMainWindow):
         table = QTableWidget(len(actions), 2, dialog)
         table.setHorizontalHeaderLabels(["Command", "Key"])
         table.verticalHeader().hide()
-        table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
+        table.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # a list to read; Escape or Close leaves
         for row, action in enumerate(actions):
             table.setItem(row, 0, QTableWidgetItem(action.text().replace("&", "")))
             table.setItem(row, 1, QTableWidgetItem(action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)))
+        table.resizeColumnsToContents()
+        table.horizontalHeader().setStretchLastSection(True)
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        close.rejected.connect(dialog.reject)
         layout = QVBoxLayout(dialog)
         layout.addWidget(table)
-        dialog.resize(440, 520)
+        layout.addWidget(close)
+        margins = layout.contentsMargins().left() * 2
+        around = QSize(margins, margins + close.sizeHint().height() + layout.spacing())
+        dialog.resize(self._fit_on_screen(table, around))
         dialog.exec()
+
+    def _fit_on_screen(self, table: QTableWidget, around: QSize) -> QSize:
+        """The size that shows the whole table and what is ``around`` it, or as much as fits on
+        the screen (the table then scrolls)."""
+        frame = table.frameWidth() * 2
+        width = sum(table.columnWidth(c) for c in range(table.columnCount())) + frame
+        width += table.verticalScrollBar().sizeHint().width() + 24  # room for a scroll bar, and air
+        height = table.horizontalHeader().sizeHint().height() + frame
+        height += sum(table.rowHeight(r) for r in range(table.rowCount()))
+        return (QSize(width, height) + around).boundedTo(self.screen().availableGeometry().size() * 0.9)
 
     def show_about(self) -> None:
         from .. import __version__

@@ -1,0 +1,178 @@
+"""The label keys reach the labels whatever a person touched before: a spin box in a panel, the
+path filter, a command that shows a list to hear, a dialog."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QWidget
+
+from audioid_gui.gui.main_window import MainWindow
+
+from .conftest import labels_in_file
+
+CTRL = Qt.KeyboardModifier.ControlModifier
+SHIFT = Qt.KeyboardModifier.ShiftModifier
+
+
+def focused(window: MainWindow) -> QWidget:
+    """Where a key typed now goes: the focused widget, or the window when nothing has focus."""
+    return QApplication.focusWidget() or window
+
+
+def press_d_labels_current(window: MainWindow, demo_project: Path, qtbot) -> None:
+    """Press D where the keyboard is; the track that was current is then labelled Dialogue."""
+    name = window.player.track.name if window.player.track else None
+    assert name is not None
+    before = len(labels_in_file(demo_project))
+    qtbot.keyClick(focused(window), Qt.Key.Key_D)
+    rows = labels_in_file(demo_project)
+    assert len(rows) == before + 1 and rows[-1][:2] == (name, "Dialogue")
+
+
+def open_demo(window: MainWindow, demo_project: Path, qtbot) -> None:
+    assert window.open_project(demo_project)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+
+
+def click_into(box: QAbstractSpinBox, qtbot) -> None:
+    """Click into a spin box's text, as a person does to type a number."""
+    qtbot.waitUntil(lambda: box.isVisible() and box.isEnabled(), timeout=20_000)  # (a panel may be busy)
+    qtbot.mouseClick(box.lineEdit(), Qt.MouseButton.LeftButton)
+    assert QApplication.focusWidget() in (box, box.lineEdit())
+
+
+def spin_boxes(window: MainWindow) -> dict[str, tuple[QAbstractSpinBox, object]]:
+    """Spin boxes a person edits while labeling, each with the dock it lives in."""
+    return {
+        "cluster cut": (window.clusters.k, window.clusters_dock),
+        "guided sample size": (window.clusters.sample_size, window.clusters_dock),
+        "queue size": (window.model_panel.queue.size, window.model_dock),
+        "review sample": (window.review_panel.sample, window.review_dock),
+    }
+
+
+@pytest.mark.parametrize("which", ["cluster cut", "guided sample size", "queue size", "review sample"])
+def test_enter_in_a_panel_spin_box_gives_the_keys_back(window: MainWindow, demo_project: Path, qtbot,
+                                                       which: str) -> None:
+    open_demo(window, demo_project, qtbot)
+    box, dock = spin_boxes(window)[which]
+    dock.show()
+    dock.raise_()
+    click_into(box, qtbot)
+    box.selectAll()
+    qtbot.keyClicks(focused(window), "6")
+    qtbot.keyClick(focused(window), Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.table)
+    assert box.value() == 6
+    press_d_labels_current(window, demo_project, qtbot)
+
+
+def test_a_class_key_typed_in_a_spin_box_labels(window: MainWindow, demo_project: Path, qtbot) -> None:
+    open_demo(window, demo_project, qtbot)
+    window.clusters_dock.show()
+    box = window.clusters.sample_size
+    value = box.value()
+    click_into(box, qtbot)
+    press_d_labels_current(window, demo_project, qtbot)
+    assert box.value() == value
+
+
+def test_the_path_filter_types_letters_and_enter_returns_to_the_list(window: MainWindow, demo_project: Path,
+                                                                    qtbot) -> None:
+    open_demo(window, demo_project, qtbot)
+    qtbot.keyClick(focused(window), Qt.Key.Key_F, CTRL)
+    assert QApplication.focusWidget() is window.filter_text
+    qtbot.keyClicks(window.filter_text, "mp3")
+    assert window.filter_text.text() == "mp3" and labels_in_file(demo_project) == []
+    qtbot.keyClick(window.filter_text, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.table)
+    qtbot.waitUntil(lambda: window.count_label.text() == "17 tracks shown")
+    press_d_labels_current(window, demo_project, qtbot)
+
+
+def close_next_dialog(qtbot) -> None:
+    """Press Escape on the next modal dialog, as a person closes it."""
+    def close() -> None:
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            QTimer.singleShot(20, close)
+            return
+        qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+
+    QTimer.singleShot(0, close)
+
+
+@pytest.mark.parametrize("command", ["classes", "tag writer", "shortcuts", "about"])
+def test_closing_a_dialog_gives_the_keys_back(window: MainWindow, demo_project: Path, qtbot, command: str) -> None:
+    open_demo(window, demo_project, qtbot)
+    window.filter_text.setFocus()  # where a D would type, not label
+    actions = {"classes": window.act_classes, "tag writer": window.act_write_tags,
+               "shortcuts": window.act_shortcuts, "about": window.act_about}
+    close_next_dialog(qtbot)
+    actions[command].trigger()
+    window.activateWindow()  # what the window manager does when a dialog closes
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.table)
+    press_d_labels_current(window, demo_project, qtbot)
+    assert window.filter_text.text() == ""
+
+
+def test_guided_labeling_started_from_a_panel_takes_the_keys(window: MainWindow, demo_project: Path, qtbot) -> None:
+    window.clusters.k.setValue(3)
+    open_demo(window, demo_project, qtbot)
+    window.clusters_dock.show()
+    qtbot.waitUntil(lambda: window.clusters.clustering is not None, timeout=20_000)
+    click_into(window.clusters.sample_size, qtbot)
+    qtbot.keyClick(focused(window), Qt.Key.Key_G, CTRL)
+    panel = window.clusters
+    qtbot.waitUntil(lambda: panel.proposal is not None and window.table.current_track_id() in panel.proposal.sample)
+    assert QApplication.focusWidget() is window.table
+    press_d_labels_current(window, demo_project, qtbot)
+
+
+def test_listen_in_the_review_panel_takes_the_keys(window: MainWindow, demo_project: Path, qtbot) -> None:
+    open_demo(window, demo_project, qtbot)
+    qtbot.keyClick(focused(window), Qt.Key.Key_R, CTRL | SHIFT)
+    panel = window.review_panel
+    panel.playlist.setCurrentIndex(panel.playlist.findData("orange_cluster"))
+    panel.sample.setValue(3)
+    qtbot.mouseClick(panel.draw_button, Qt.MouseButton.LeftButton)
+    press_d_labels_current(window, demo_project, qtbot)
+    window.filter_text.setFocus()
+    qtbot.mouseClick(panel.listen_button, Qt.MouseButton.LeftButton)
+    assert QApplication.focusWidget() is window.table
+    press_d_labels_current(window, demo_project, qtbot)
+    assert [source for *_, source in labels_in_file(demo_project)] == ["review", "review"]
+
+
+def test_label_from_queue_takes_the_keys(window: MainWindow, demo_project: Path, qtbot) -> None:
+    open_demo(window, demo_project, qtbot)
+    window.model_panel.queue.size.setValue(5)
+    qtbot.waitUntil(lambda: not window.model_panel.queue_pending, timeout=60_000)
+    window.model_dock.show()
+    window.model_panel.tabs.setCurrentWidget(window.model_panel.queue)
+    click_into(window.model_panel.queue.size, qtbot)
+    qtbot.keyClick(focused(window), Qt.Key.Key_Q, CTRL | SHIFT)
+    assert QApplication.focusWidget() is window.table
+    press_d_labels_current(window, demo_project, qtbot)
+
+
+def test_a_chosen_list_shows_all_its_tracks_whatever_the_path_filter(window: MainWindow, demo_project: Path,
+                                                                     qtbot) -> None:
+    open_demo(window, demo_project, qtbot)
+    window.model_panel.queue.size.setValue(5)
+    qtbot.keyClicks(window.filter_text, "ogg")
+    qtbot.waitUntil(lambda: window.count_label.text() == "13 tracks shown")
+    qtbot.waitUntil(lambda: not window.model_panel.queue_pending, timeout=60_000)
+    queue = [e.track_id for e in window.model_panel.queue.entries]
+    assert any(window.model.row_of(t) is None for t in queue), "the filter hides some of the queue"
+    qtbot.keyClick(focused(window), Qt.Key.Key_Q, CTRL | SHIFT)
+    assert window.count_label.text() == "5 tracks shown"
+    assert [window.model.track_id(r) for r in range(5)] == queue
+    assert not window.filter_text.isEnabled() and window.filter_text.text() == "ogg"
+    qtbot.keyClick(focused(window), Qt.Key.Key_F, CTRL)
+    assert "choose one under Show to filter by path" in window.statusBar().currentMessage()
+    window.quick_filter.setCurrentIndex(0)  # back to all tracks: the path filter works again
+    assert window.count_label.text() == "13 tracks shown" and window.filter_text.isEnabled()
