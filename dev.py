@@ -6,7 +6,8 @@
 
 What it installs: a virtual environment in .venv with the app and its test tools (pip), and, when
 run as root on Debian/Ubuntu, the few system libraries Qt needs that a bare machine lacks (found by
-asking ``ldd`` about Qt's own libraries).  Not root: it prints the one apt-get line to run.
+asking ``ldd`` about Qt's own libraries; apt's lock is waited for when another apt holds it).
+Not root, or when apt fails: it says what failed and prints the one apt-get line to run.
 """
 from __future__ import annotations
 
@@ -81,17 +82,36 @@ def is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
+APT_LOCK_WAIT_S = 120  # another apt (an unattended upgrade, a second terminal) may hold its lock
+
+
+def install_line(packages: list[str]) -> str:
+    """The line a person runs to install ``packages``: with sudo only when they are not root."""
+    line = f"apt-get install -y {' '.join(sorted(set(packages)))}"
+    return line if is_root() else f"sudo {line}"
+
+
 def apt_install(packages: list[str]) -> bool:
+    """Install Debian packages when root, waiting for apt's lock; otherwise, or when that fails,
+    print the line to run and return False."""
     if not packages:
         return True
+    wanted = sorted(set(packages))
     if not (is_root() and shutil.which("apt-get")):
-        say("Please install these system packages, then run this again:")
-        say(f"    sudo apt-get install -y {' '.join(sorted(set(packages)))}")
+        say("Please install these system packages, then run dev.py again:")
+        say(f"    {install_line(wanted)}")
         return False
-    say(f"installing system packages: {' '.join(sorted(set(packages)))}")
+    say(f"installing system packages: {' '.join(wanted)}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
-    return subprocess.run(["apt-get", "install", "-y", "-qq", *sorted(set(packages))], env=env).returncode == 0
+    apt = ["apt-get", "-o", f"DPkg::Lock::Timeout={APT_LOCK_WAIT_S}"]
+    if subprocess.run([*apt, "update", "-qq"], env=env).returncode != 0:
+        say("`apt-get update` failed; trying to install from the package lists already here")
+    if subprocess.run([*apt, "install", "-y", "-qq", *wanted], env=env).returncode == 0:
+        return True
+    say(f"`apt-get install` failed (see its message above; if another apt held its lock for more than "
+        f"{APT_LOCK_WAIT_S} s, wait for it to finish). Run this line, then dev.py again:")
+    say(f"    {install_line(wanted)}")
+    return False
 
 
 def ensure_venv() -> None:
@@ -147,6 +167,7 @@ def ensure_system_libraries() -> None:
     unknown = [lib for lib in missing if lib not in DEBIAN_PACKAGES]
     if unknown:
         say(f"Qt also needs {', '.join(unknown)}; install the packages that provide them")
+    # Carry on either way: the tests run offscreen, which needs fewer of them than a window.
     apt_install([DEBIAN_PACKAGES[lib] for lib in missing if lib in DEBIAN_PACKAGES])
 
 

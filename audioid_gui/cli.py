@@ -9,67 +9,59 @@
     audioid review PLAYLIST [--sample 20 --seed 1] [--report] [--refine DIR]
     audioid tag [--mode replace|append|fill] [--min-confidence 0.9] [--dry-run] | tag --undo [BATCH] | --history
 
-``--project`` defaults to ``$AUDIOID_PROJECT``, else ``audioid.sqlite`` in the current folder.
+``--project`` goes before or after the command and defaults to ``$AUDIOID_PROJECT``, else
+``audioid.sqlite`` in the current folder.  Commands that only read open the project read-only, so
+they run while the window has it open.  Each command imports the numeric stack (and the analysis,
+learning and clustering modules) itself, only when it runs: a script that labels ten tracks
+should not pay ten times for scikit-learn.  Exit codes: see ``EXIT_CODES_HELP``.
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import importlib
+import json
 import logging
 import signal
 import sys
+import textwrap
 import time
+from collections.abc import Sequence as SequenceABC
+from functools import cached_property
 from pathlib import Path
-
-import numpy as np
-from typing import Callable, Optional, Sequence, TextIO
+from typing import TYPE_CHECKING, Callable, Optional, Sequence, TextIO
 
 from . import __version__
-from .core.audio import SegmentSpec
-from .core.clips import CLIP_FORMATS, export_clips
-from .core.clustering import (
-    METHODS,
-    Cluster,
-    Clustering,
-    ClusteringError,
-    LabelState,
-    class_groups,
-    cluster_features,
-    cluster_groups,
-    cluster_stats,
-    export_playlists,
-)
-from .core.demo import demo_sources
-from .core.extraction import ExtractionReport, default_workers, run_extraction
-from .core.features import VERSION
-from .core.labels_io import LabelFileError, LabelMatcher, export_labels, import_labels
-from .core.learning import (
-    ENOUGH_TO_TRAIN,
-    MODELS,
-    YOUNG_NOTE,
-    ModelFileError,
-    Report,
-    TrainingError,
-    TrainingOptions,
-    evaluate_model,
-    learning_curve,
-    load_model,
-    predict,
-    retrain,
-)
-from .core.project import FeatureTable, ImportReport, Project, default_project_path
-from .core.playlists import PlaylistEntry, write_m3u
-from .core.review import ReviewError, draw, open_review, pending, refined_playlists
-from .core.review import report as review_report
-from .core.selection import STRATEGIES, Predictions, propose_for
-from .core.store import ProjectFileError
-from .core.tags import MODES, PRIVATE_KEY
-from .core.tags import apply as tag_apply
-from .core.tags import plan as tag_plan
-from .core.tags import undo as tag_undo
-from .core.tasks import Cancelled, CancelToken, Progress
+from .core.tasks import Cancelled, CancelToken, Pace, Progress
+
+if TYPE_CHECKING:  # the numeric stack is imported by the commands that use it: see ``main``
+    from .core.audio import SegmentSpec
+    from .core.clustering import Cluster, Clustering, LabelState
+    from .core.extraction import ExtractionReport
+    from .core.project import FeatureTable, ImportReport, Project
+    from .core.selection import Predictions
 
 log = logging.getLogger(__name__)
+
+
+# What ``audioid`` exits with, so that scripts can tell a partial failure from a usage mistake.
+EXIT_OK = 0
+EXIT_FAILED = 1  # the command ran, but some of what it was asked for failed (see its messages)
+EXIT_USAGE = 2  # bad arguments, or the project cannot be used (missing, in use, newer, not a project)
+EXIT_STOPPED = 130  # stopped with Ctrl-C; finished work is kept
+
+# What ``_only_reads`` lets run beside a writer, in words (for --help and the "in use" message).
+READ_ONLY_TEXT = ("status, errors, features, queue, cluster without --assign, labels export, export-clips, "
+                  "tag --dry-run/--history")
+
+EXIT_CODES_HELP = f"""exit status:
+  {EXIT_OK}    done
+  {EXIT_FAILED}    done, but some items failed: files that could not be found, read, decoded or tagged,
+       label rows that matched no track or class (each one is printed; see also `audioid errors`)
+  {EXIT_USAGE}    nothing done: bad arguments, or the project is missing, newer, not a project, or
+       in use by another window or command; commands that only read still work then:
+{textwrap.fill(READ_ONLY_TEXT, 96, initial_indent=" " * 7, subsequent_indent=" " * 7)}
+  {EXIT_STOPPED}  stopped with Ctrl-C; what was finished is kept, and a re-run resumes"""
 
 
 class ProgressBar:
@@ -80,17 +72,17 @@ class ProgressBar:
         self.stream = stream
         self.unit = unit
         self.tty = stream.isatty()
-        self.started = time.monotonic()
-        self.last_draw = 0.0 if self.tty else self.started
+        self.pace = Pace()
+        self.last_draw = 0.0 if self.tty else time.monotonic()
         self.drawn = False
 
     def __call__(self, p: Progress) -> None:
         now = time.monotonic()
+        line = self.render(p)  # every report, so that the pace sees the first finished item
         finished = p.total and p.done >= p.total
         if now - self.last_draw < (0.1 if self.tty else 5.0) and not finished:
             return
         self.last_draw = now
-        line = self.render(p, now - self.started)
         if self.tty:
             self.stream.write("\r" + line.ljust(79)[:79])
             self.drawn = True
@@ -98,29 +90,22 @@ class ProgressBar:
             self.stream.write(line + "\n")
         self.stream.flush()
 
-    def render(self, p: Progress, elapsed: float) -> str:
-        rate = p.done / elapsed if elapsed > 0 else 0.0
+    def render(self, p: Progress) -> str:
+        estimate = self.pace(p)
         if not p.total:
             return f"{p.message}"
         width = 12
         filled = int(width * min(p.done, p.total) / p.total)
         bar = "=" * filled + (">" if filled < width else "") + " " * max(0, width - filled - 1)
-        eta = _duration((p.total - p.done) / rate) if rate > 0 else "?"
-        return f"[{bar}] {p.done:,}/{p.total:,}  {rate:.0f} {self.unit}/s  eta {eta}"
+        if estimate is None:  # the first files are still on their way: no figure yet beats a wild one
+            return f"[{bar}] {p.done:,}/{p.total:,}  eta ?"
+        return f"[{bar}] {p.done:,}/{p.total:,}  {estimate.rate:.0f} {self.unit}/s  eta {estimate.left_text()}"
 
     def close(self) -> None:
         if self.drawn:
             self.stream.write("\n")
             self.stream.flush()
             self.drawn = False
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.0f}s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.1f}h"
 
 
 class _CtrlC:
@@ -152,11 +137,16 @@ def cmd_scan(args: argparse.Namespace, project: Project) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, project: Project) -> int:
+    from .core.demo import demo_sources
+
     # The clips are copied beside the project, so that tagging the demo changes copies only.
     return _scan(project, demo_sources(copy_to=project.path.with_name(f"{project.path.stem} library")), args)
 
 
 def _scan(project: Project, sources: Sequence[Path | str], args: argparse.Namespace) -> int:
+    """Import, then extract: EXIT_FAILED when a source or a file could not be used."""
+    from .core.extraction import run_extraction
+
     if args.segment:
         project.segment = args.segment
     if args.retry_failed:
@@ -168,12 +158,14 @@ def _scan(project: Project, sources: Sequence[Path | str], args: argparse.Namesp
         bar.close()
         _print_import(imported)
         if token.cancelled:
-            return 130
+            return EXIT_STOPPED
         bar = ProgressBar()
         extracted = run_extraction(project, workers=args.workers, progress=bar, cancel=token)
         bar.close()
     _print_extraction(extracted, project.segment)
-    return 130 if extracted.cancelled else 0
+    if extracted.cancelled:
+        return EXIT_STOPPED
+    return EXIT_FAILED if imported.errors or extracted.errors else EXIT_OK
 
 
 def _print_import(r: ImportReport) -> None:
@@ -200,19 +192,51 @@ def _print_extraction(r: ExtractionReport, segment: SegmentSpec) -> None:
 
 
 def cmd_status(args: argparse.Namespace, project: Project) -> int:
+    from .core.features import VERSION
+
     s = project.status(VERSION)
     print(f"Project:    {project.path}")
-    print(f"Segment:    {s.segment}   (feature recipe v{s.extractor_version})")
+    print(f"Segment:    {s.segment}   (feature recipe v{s.extractor_version}; remembered, change with scan --segment)")
     print(f"Tracks:     {s.tracks:,}")
     print(f"Extracted:  {s.extracted:,}")
     print(f"Stale:      {s.stale:,}")
     print(f"Pending:    {s.pending:,}")
     print(f"Failed:     {s.failed:,}" + (f"   (+{s.other_errors:,} import problems)" if s.other_errors else ""))
     print(f"Playlists:  {s.playlists:,}")
-    print(f"Labelled:   {s.labelled:,}")
-    for name, n in s.per_class.items():
-        print(f"  {name:<10}{n:,}")
-    return 0
+    _print_labels(s.per_class, s.by_ear)
+    print(f"Training:   {_remembered_training(project)}")
+    return EXIT_OK
+
+
+def _print_labels(per_class: dict[str, int], by_ear: dict[str, int]) -> None:
+    """Labels by ear apart from the rest (from clusters): training counts the first kind only,
+    unless told otherwise with --cluster-weight."""
+    heard, total = sum(by_ear.values()), sum(per_class.values())
+    print(f"Labelled:   {total:,}   ({heard:,} by ear, {total - heard:,} from clusters)")
+    width = max(10, *(len(name) + 2 for name in per_class))
+    print(f"  {'':<{width}}{'by ear':>8}{'clusters':>10}")
+    for name, n in per_class.items():
+        print(f"  {name:<{width}}{by_ear.get(name, 0):>8,}{n - by_ear.get(name, 0):>10,}")
+
+
+# The options `audioid train` remembers in the project, by the name they are stored under.
+REMEMBERED_TRAINING = {"model": "--model", "grouping": "--fold", "cluster_weight": "--cluster-weight", "folds": "--folds"}
+
+
+def _remembered_training(project: Project) -> str:
+    """The training options the project remembers, as the options that set them; read from the
+    setting directly, so that ``status`` does not load scikit-learn."""
+    stored = json.loads(project.setting("training") or "{}")
+    shown = []
+    for key, option in REMEMBERED_TRAINING.items():
+        if key not in stored:
+            continue
+        value = stored[key]
+        if key == "grouping":
+            shown.extend(f"--fold {a}={b}" for a, b in value.items())
+        else:
+            shown.append(f"{option} {value:g}" if isinstance(value, float) else f"{option} {value}")
+    return "  ".join(shown) + "   (remembered; change with train)" if shown else "the defaults (nothing remembered yet)"
 
 
 def cmd_errors(args: argparse.Namespace, project: Project) -> int:
@@ -220,23 +244,25 @@ def cmd_errors(args: argparse.Namespace, project: Project) -> int:
     for e in errors:
         print(f"{e.path}\t{e.stage}\t{e.message}")
     if not errors:
-        print("No errors.", file=sys.stderr)
-    return 0
+        print("No errors.")
+    return EXIT_OK
 
 
 def cmd_features(args: argparse.Namespace, project: Project) -> int:
+    from .core.features import VERSION
+
     table = project.feature_table(VERSION)
     if not args.export:
         print(f"{len(table.paths):,} tracks x {len(table.names)} features (segment {project.segment})")
         print(", ".join(table.names))
-        return 0
+        return EXIT_OK
     if args.export == "-":
         _write_feature_csv(sys.stdout, table)
-        return 0
+        return EXIT_OK
     with open(args.export, "w", newline="", encoding="utf-8") as out:
         _write_feature_csv(out, table)
     print(f"Wrote {len(table.paths):,} rows x {len(table.names)} features to {args.export}")
-    return 0
+    return EXIT_OK
 
 
 def _write_feature_csv(out: TextIO, table: FeatureTable) -> None:
@@ -247,13 +273,15 @@ def _write_feature_csv(out: TextIO, table: FeatureTable) -> None:
 
 
 def cmd_export_clips(args: argparse.Namespace, project: Project) -> int:
+    from .core.clips import export_clips
+
     segment = args.segment or project.segment
     if args.playlist:
         playlists = project.playlists()
         if args.playlist not in playlists:
             print(f"No playlist named {args.playlist!r}; the project has: {', '.join(playlists) or 'none'}",
                   file=sys.stderr)
-            return 2
+            return EXIT_USAGE
         sources = playlists[args.playlist]
     else:
         sources = project.track_paths()
@@ -265,19 +293,21 @@ def cmd_export_clips(args: argparse.Namespace, project: Project) -> int:
     print(f"Wrote {len(result.written):,} clips ({segment}) to {args.out}; {len(result.errors):,} failed")
     for e in result.errors:
         print(f"  {e.stage}: {e.path}: {e.message}")
-    return 130 if result.cancelled else 0
+    return EXIT_STOPPED if result.cancelled else (EXIT_FAILED if result.errors else EXIT_OK)
 
 
 def cmd_labels(args: argparse.Namespace, project: Project) -> int:
+    from .core.labels_io import LabelFileError, export_labels, import_labels
+
     if args.action == "export":
         n = export_labels(project, Path(args.file))
         print(f"Wrote {n:,} labels to {args.file}")
-        return 0
+        return EXIT_OK
     try:
         result = import_labels(project, Path(args.file), source=args.source)
     except LabelFileError as exc:
         print(f"audioid: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     print(f"Imported {result.imported:,} labels from {args.file}")
     for written in result.unknown_tracks:
         print(f"  not in the project: {written}")
@@ -285,10 +315,14 @@ def cmd_labels(args: argparse.Namespace, project: Project) -> int:
         print(f"  several tracks have this name, give its path: {written}")
     for label, n in result.unknown_classes.items():
         print(f"  unknown class {label!r} ({n:,} rows); the project has: {', '.join(c.name for c in project.classes())}")
-    return 0
+    left_out = result.unknown_tracks or result.ambiguous_tracks or result.unknown_classes
+    return EXIT_FAILED if left_out else EXIT_OK
 
 
 def cmd_cluster(args: argparse.Namespace, project: Project) -> int:
+    from .core.clustering import ClusteringError, LabelState, class_groups, cluster_features, cluster_groups, export_playlists
+    from .core.features import VERSION
+
     token = CancelToken()
     try:
         with _CtrlC(token):
@@ -298,9 +332,9 @@ def cmd_cluster(args: argparse.Namespace, project: Project) -> int:
             bar.close()
     except ClusteringError as exc:
         print(f"audioid: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except Cancelled:
-        return 130
+        return EXIT_STOPPED
     clusters = clustering.cut(k=args.k) if args.height is None else clustering.cut(height=args.height)
     classes = [c.name for c in project.classes()]
     if args.assign:
@@ -313,27 +347,31 @@ def cmd_cluster(args: argparse.Namespace, project: Project) -> int:
         groups = class_groups(clusters, labels) if args.by_class else cluster_groups(clusters)
         written = export_playlists(clustering, groups, Path(args.export_m3u))
         print(f"Wrote {len(written)} playlists to {args.export_m3u}")
-    return 0
+    return EXIT_OK
 
 
 def _assign(project: Project, clustering: Clustering, clusters: list[Cluster], assignments: list[str],
             classes: list[str]) -> int:
     """``N=CLASS``: label cluster N's tracks that nobody has decided yet (source: cluster)."""
+    from .core.clustering import LabelState
+
     labels = LabelState.of(clustering, project.track_labels(), classes)
     for text in assignments:
         number, _, class_name = text.partition("=")
         if not number.strip().isdigit() or not 1 <= int(number) <= len(clusters) or class_name not in classes:
             print(f"audioid: --assign {text!r}: give N=CLASS with N from 1 to {len(clusters)} and CLASS one of "
                   f"{', '.join(classes)}", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
         rows = clusters[int(number) - 1].rows
         open_rows = rows[~labels.settled[rows]]
         project.set_labels(clustering.track_ids[open_rows].tolist(), class_name, "cluster")
         print(f"Cluster {int(number)}: labelled {len(open_rows):,} of its {len(rows):,} tracks {class_name}")
-    return 0
+    return EXIT_OK
 
 
 def _print_clusters(clustering: Clustering, clusters: list[Cluster], labels: LabelState) -> None:
+    from .core.clustering import cluster_stats
+
     prepared = clustering.features
     reduced = (f"; PCA: {prepared.components} components, {prepared.explained[prepared.components - 1]:.0%} "
                "of the variance" if prepared.components else "")
@@ -354,6 +392,8 @@ def _print_clusters(clustering: Clustering, clusters: list[Cluster], labels: Lab
 
 
 def cmd_train(args: argparse.Namespace, project: Project) -> int:
+    from .core.learning import YOUNG_NOTE, TrainingError, TrainingOptions, evaluate_model, learning_curve, retrain
+
     options = TrainingOptions.of(project)
     changes = {}
     if args.fold is not None:
@@ -382,16 +422,16 @@ def cmd_train(args: argparse.Namespace, project: Project) -> int:
                 if args.no_evaluate or not note.startswith(YOUNG_NOTE):  # the report says that one
                     print(f"  note: {note}")
             if args.no_evaluate:
-                return 0
+                return EXIT_OK
             bar = ProgressBar(unit="folds")
             evaluation = evaluate_model(project, result.model_id, options, progress=bar, cancel=token)
             bar.close()
     except TrainingError as exc:
         print(f"audioid: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except Cancelled:
         print("Stopped.", file=sys.stderr)
-        return 130
+        return EXIT_STOPPED
     print(evaluation.text())
     history = learning_curve(project)
     if len(history) > 1:
@@ -399,18 +439,24 @@ def cmd_train(args: argparse.Namespace, project: Project) -> int:
         print("\nlearning curve: " + "  ".join(f"{p.n_labels:,} labels {p.accuracy:.0%}"
                                                 + (f" ({p.model or 'journal'})" if several else "")
                                                 for p in history[-8:]))
-    return 0
+    return EXIT_OK
 
 
 def _stored_predictions(project: Project) -> Optional[Predictions]:
     """Predictions for every track with features: stored ones, completed with the stored model
-    for tracks added since it was trained."""
+    for tracks added since it was trained (and stored, unless the project is open read-only)."""
+    from .core.features import VERSION
+    from .core.selection import Predictions
+
     stored = project.predictions()
     model = project.latest_model()
     table = project.feature_table(VERSION)
     if model is not None and model.blob and (stored is None or len(stored.track_ids) < len(table.track_ids)):
-        trained = load_model(model.blob, model.classes, model.grouping)
-        fresh = predict(trained, table)
+        from .core.learning import load_model, predict
+
+        fresh = predict(load_model(model.blob, model.classes, model.grouping), table)
+        if project.read_only:
+            return Predictions(fresh.track_ids, fresh.classes, fresh.probabilities, model.id)
         project.save_predictions(model.id, fresh.track_ids, fresh.classes, fresh.probabilities)
         stored = project.predictions()
     if stored is None:
@@ -420,6 +466,8 @@ def _stored_predictions(project: Project) -> Optional[Predictions]:
 
 def _predictions_or_say_why(project: Project) -> Optional[Predictions]:
     """The predictions, or None after telling the user what is missing."""
+    from .core.learning import ModelFileError
+
     try:
         predictions = _stored_predictions(project)
     except ModelFileError as exc:
@@ -431,9 +479,13 @@ def _predictions_or_say_why(project: Project) -> Optional[Predictions]:
 
 
 def cmd_predict(args: argparse.Namespace, project: Project) -> int:
+    import numpy as np
+
+    from .core.playlists import PlaylistEntry, write_m3u
+
     predictions = _predictions_or_say_why(project)
     if predictions is None:
-        return 2
+        return EXIT_USAGE
     paths = project.paths_by_id()
     predicted, confidence = predictions.predicted, predictions.confidence
     sure = confidence >= args.min_confidence
@@ -457,10 +509,17 @@ def cmd_predict(args: argparse.Namespace, project: Project) -> int:
             target = folder / f"predicted_{name}.m3u8"
             write_m3u(target, (PlaylistEntry(Path(paths[t])) for t in chosen))
             print(f"Wrote {target} ({len(chosen):,} tracks)")
-    return 0
+    return EXIT_OK
+
+
+QUEUE_GUESS = "model's guess / runner-up"  # the queue's middle column ("explore": no guess, unlike the rest)
 
 
 def cmd_queue(args: argparse.Namespace, project: Project) -> int:
+    from .core.features import VERSION
+    from .core.learning import ENOUGH_TO_TRAIN, ModelFileError, TrainingOptions
+    from .core.selection import propose_for
+
     try:
         predictions = _stored_predictions(project)
     except ModelFileError as exc:  # the queue can still explore without the model
@@ -468,7 +527,7 @@ def cmd_queue(args: argparse.Namespace, project: Project) -> int:
         predictions = None
     if not project.status(VERSION).extracted:
         print("audioid: no track has features yet; run `audioid scan` first.", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     proposal = propose_for(project, predictions, args.n, args.strategy, args.diverse,
                            TrainingOptions.of(project).grouping)
     if predictions is None:
@@ -479,34 +538,42 @@ def cmd_queue(args: argparse.Namespace, project: Project) -> int:
               f"{sum(not e.predicted for e in proposal.entries)} tracks are unlike anything heard so far, the rest "
               "are the tracks the model is least sure about. (No such tracks in your collection? Fold the class "
               "into another with `audioid train --fold`, or remove it with Edit ▸ Classes.)")
-    paths = project.paths_by_id()
-    for i, entry in enumerate(proposal.entries, 1):
-        said = (f"{entry.predicted} {entry.confidence:.0%} / {entry.runner_up} {entry.runner_up_probability:.0%}"
-                if entry.predicted else "explore")
-        print(f"{i:>3}  {said}  {paths[entry.track_id]}")
     if not proposal.entries:
         print("Nothing left to ask: every track with features is labelled by ear.")
-    return 0
+        return EXIT_OK
+    paths = project.paths_by_id()
+    said = [f"{e.predicted} {e.confidence:.0%} / {e.runner_up} {e.runner_up_probability:.0%}" if e.predicted
+            else "explore" for e in proposal.entries]
+    width = max(len(QUEUE_GUESS), *map(len, said))
+    print(f"{'#':>3}  {QUEUE_GUESS:<{width}}  track")
+    for i, (entry, guess) in enumerate(zip(proposal.entries, said), 1):
+        print(f"{i:>3}  {guess:<{width}}  {paths[entry.track_id]}")
+    return EXIT_OK
 
 
 def cmd_label(args: argparse.Namespace, project: Project) -> int:
+    from .core.labels_io import LabelMatcher
+
     matcher = LabelMatcher(project, Path.cwd())
     class_name = matcher.class_name(args.label)
     if class_name is None:
         print(f"audioid: no class {args.label!r}; the project has: {', '.join(c.name for c in project.classes())}",
               file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     tracks = matcher.tracks(args.track)
     if len(tracks) != 1:
         why = "no track of the project" if not tracks else f"{len(tracks)} tracks; give the path"
         print(f"audioid: {args.track!r} names {why}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     project.set_label(tracks[0], class_name, args.source)
     print(f"{args.track}: {class_name}")
-    return 0
+    return EXIT_OK
 
 
 def cmd_review(args: argparse.Namespace, project: Project) -> int:
+    from .core.review import ReviewError, draw, open_review, pending, refined_playlists
+    from .core.review import report as review_report
+
     try:
         name = _review_playlist(project, args.playlist)
         record = open_review(project, name, args.intended, args.seed)
@@ -533,12 +600,14 @@ def cmd_review(args: argparse.Namespace, project: Project) -> int:
                 print(f"Wrote {path} ({class_name})")
     except ReviewError as exc:
         print(f"audioid: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        return EXIT_USAGE
+    return EXIT_OK
 
 
 def _review_playlist(project: Project, written: str) -> str:
     """A playlist of the project by name, or a playlist file (imported and scanned if new)."""
+    from .core.review import ReviewError
+
     if written in project.playlist_names():
         return written
     path = Path(written)
@@ -554,12 +623,16 @@ def _review_playlist(project: Project, written: str) -> str:
 
 
 def cmd_tag(args: argparse.Namespace, project: Project) -> int:
+    from .core.tags import apply as tag_apply
+    from .core.tags import plan as tag_plan
+    from .core.tags import undo as tag_undo
+
     if args.history:
         for batch in project.tag_batches():
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(batch.created_at))
             undone = "  (undone)" if batch.undone_at else ""
             print(f"{batch.id:>4}  {when}  {batch.mode:<8} {batch.written:,} files written{undone}")
-        return 0
+        return EXIT_OK
     token = CancelToken()
     if args.undo is not None:
         with _CtrlC(token):
@@ -568,18 +641,18 @@ def cmd_tag(args: argparse.Namespace, project: Project) -> int:
             bar.close()
         if result.batch_id is None:
             print("Nothing to undo.")
-            return 0
+            return EXIT_OK
         print(f"Batch {result.batch_id}: {result.written:,} files restored, {result.unchanged:,} already as before, "
               f"{len(result.errors):,} failed")
         for e in result.errors:
             print(f"  {e.path}: {e.message}")
-        return 1 if result.errors else 0
+        return EXIT_FAILED if result.errors else EXIT_OK
     scope = None
     if args.playlist:
         scope = project.playlist_track_ids(args.playlist)
         if scope is None:
             print(f"audioid: no playlist named {args.playlist!r}", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
     the_plan = tag_plan(project, scope, args.mode, args.min_confidence, args.private, args.only_class)
     for item in the_plan.items:
         why = item.source if item.confidence is None else f"model {item.confidence:.0%}"
@@ -587,7 +660,7 @@ def cmd_tag(args: argparse.Namespace, project: Project) -> int:
     print(f"{len(the_plan.items):,} files to write, {the_plan.unchanged:,} already right, "
           f"{the_plan.no_decision:,} neither labelled nor predicted at >= {args.min_confidence:.0%}")
     if args.dry_run or not the_plan.items:
-        return 0
+        return EXIT_OK
     with _CtrlC(token):
         bar = ProgressBar()
         result = tag_apply(project, the_plan, progress=bar, cancel=token, keep_mtime=args.keep_mtime)
@@ -596,7 +669,7 @@ def cmd_tag(args: argparse.Namespace, project: Project) -> int:
           f"{len(result.errors):,} failed (undo with `audioid tag --undo {result.batch_id}`)")
     for e in result.errors:
         print(f"  {e.path}: {e.message}")
-    return 130 if result.cancelled else (1 if result.errors else 0)
+    return EXIT_STOPPED if result.cancelled else (EXIT_FAILED if result.errors else EXIT_OK)
 
 
 def _fold(text: str) -> tuple[str, str]:
@@ -610,6 +683,8 @@ def _fold(text: str) -> tuple[str, str]:
 
 
 def _segment(text: str) -> SegmentSpec:
+    from .core.audio import SegmentSpec
+
     try:
         return SegmentSpec.parse(text)
     except ValueError as exc:
@@ -623,16 +698,41 @@ def _positive(text: str) -> int:
     return n
 
 
+class _Choices(SequenceABC):
+    """Choices defined in a module that imports the numeric stack (``_Choices("clustering",
+    "METHODS")``), imported only when argparse checks or lists them: when the option is given,
+    or for that command's ``--help``.  Starting any other command then does not pay for it.
+    An option with such choices needs a ``metavar``: without one, argparse lists the choices
+    while the parser is built."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+
+    @cached_property
+    def _values(self) -> tuple[str, ...]:
+        return tuple(getattr(importlib.import_module(f".core.{self.module}", __package__), self.name))
+
+    def __getitem__(self, index: int) -> str:  # type: ignore[override]
+        return self._values[index]
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+PROJECT_HELP = "the project file (default: $AUDIOID_PROJECT, else ./audioid.sqlite)"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    # --project goes before or after the command; given twice, the one after the command wins.
+    # Two distinct options: argparse shares one option object among the parsers it is copied
+    # into, and a default set on the main parser would then overwrite the value given before.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--project", type=Path, default=argparse.SUPPRESS,
-        help="the project file (default: $AUDIOID_PROJECT, else ./audioid.sqlite)",
-    )
+    common.add_argument("--project", type=Path, default=argparse.SUPPRESS, help=PROJECT_HELP)
     parser = argparse.ArgumentParser(
-        prog="audioid", description="Label thousands of short audio clips: batch commands.", parents=[common]
+        prog="audioid", description="Label thousands of short audio clips: batch commands.",
+        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.set_defaults(project=None)
+    parser.add_argument("--project", type=Path, default=None, help=PROJECT_HELP)
     parser.add_argument("--version", action="version", version=f"audioid {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -642,7 +742,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  "last 10 s of sound, trailing silence below -60 dBFS skipped), first:N, middle:N, "
                                  "at:OFFSET:N, whole; remembered by the project")
     extract_options.add_argument("--workers", type=_positive, default=None,
-                                 help=f"processes for extraction (default: all cores, here {default_workers()})")
+                                 help="processes for extraction (default: one per core)")
     extract_options.add_argument("--retry-failed", action="store_true",
                                  help="try again the files that failed before, even if unchanged")
 
@@ -662,7 +762,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_features)
     p = sub.add_parser("export-clips", parents=[common], help="cut the analysed segment of each track to a folder")
     p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--format", choices=CLIP_FORMATS, default="mp3")
+    p.add_argument("--format", choices=_Choices("clips", "CLIP_FORMATS"), default="mp3", metavar="FORMAT",
+                   help="%(choices)s (default: %(default)s)")
     p.add_argument("--segment", type=_segment, help="default: the project's segment")
     p.add_argument("--playlist", help="only the tracks of this playlist")
     p.set_defaults(run=cmd_export_clips)
@@ -673,7 +774,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what imported labels count as (default: import)")
     p.set_defaults(run=cmd_labels)
     p = sub.add_parser("cluster", parents=[common], help="hierarchical clustering: cluster table, playlists, labels")
-    p.add_argument("--method", choices=METHODS, default="ward", help="linkage (default: ward)")
+    p.add_argument("--method", choices=_Choices("clustering", "METHODS"), default="ward", metavar="METHOD",
+                   help="linkage: %(choices)s (default: %(default)s)")
     cut = p.add_mutually_exclusive_group()
     cut.add_argument("--k", type=_positive, default=3, help="number of clusters (default: 3)")
     cut.add_argument("--height", type=float, help="cut the tree at this merge height instead")
@@ -681,16 +783,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--export-m3u", metavar="DIR", help="write one playlist per cluster to DIR")
     p.add_argument("--by-class", action="store_true", help="with --export-m3u: one playlist per majority class")
     p.add_argument("--assign", action="append", metavar="N=CLASS",
-                   help="label the undecided tracks of cluster N as CLASS (repeatable; undo with labels history)")
+                   help="label the tracks of cluster N that nobody labelled by ear as CLASS (repeatable). They count "
+                        "as labels from clusters: `train` uses them only with --cluster-weight, and a label by "
+                        "ear (`audioid label`, the window) replaces them")
     p.set_defaults(run=cmd_cluster)
 
     p = sub.add_parser("train", parents=[common], help="train the model on the labels; print its report")
     p.add_argument("--fold", type=_fold, action="append", metavar="CLASS=INTO",
                    help="count CLASS as INTO (e.g. Both=Music: the journal's Music vs Dialogue); remembered")
     p.add_argument("--no-fold", dest="fold", action="store_const", const=[], help="forget the folds")
-    p.add_argument("--cluster-weight", type=float, help="use labels from clusters with this weight (0: not at all)")
-    p.add_argument("--folds", type=_positive, help="cross-validation folds (default 5)")
-    p.add_argument("--model", choices=MODELS,
+    p.add_argument("--cluster-weight", type=float,
+                   help="use labels from clusters with this weight (0: not at all; the default); remembered")
+    p.add_argument("--folds", type=_positive, help="cross-validation folds (default 5); remembered")
+    p.add_argument("--model", choices=_Choices("learning", "MODELS"), metavar="MODEL",
                    help="auto (logistic regression, joined by the journal's trees from 100 labels; default), "
                         "linear, or journal (random forest + gradient boosting 1:2); remembered")
     p.add_argument("--no-evaluate", action="store_true", help="skip the cross-validated report")
@@ -704,7 +809,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="what to label next: with no model yet, representative tracks of different sounds; "
                             "then the tracks the model is least sure about")
     p.add_argument("--n", type=_positive, default=20)
-    p.add_argument("--strategy", choices=STRATEGIES, default="margin")
+    p.add_argument("--strategy", choices=_Choices("selection", "STRATEGIES"), default="margin", metavar="STRATEGY",
+                   help="how unsure the model is: %(choices)s (default: %(default)s)")
     p.add_argument("--diverse", action="store_true", help="spread the batch over different-sounding tracks")
     p.set_defaults(run=cmd_queue)
     p = sub.add_parser("label", parents=[common], help="label one track")
@@ -717,22 +823,23 @@ def build_parser() -> argparse.ArgumentParser:
     size = p.add_mutually_exclusive_group()
     size.add_argument("--sample", type=_positive, help="draw this many more tracks to listen to")
     size.add_argument("--fraction", type=float, help="draw this share of the playlist")
-    p.add_argument("--seed", type=int, help="the sample's random seed (kept by the review)")
-    p.add_argument("--intended", help="the class the playlist should hold (for the wrong-track estimate)")
+    p.add_argument("--seed", type=int, help="the sample's random seed; remembered by the review")
+    p.add_argument("--intended", help="the class the playlist should hold (for the wrong-track estimate); "
+                                      "remembered by the review")
     p.add_argument("--report", action="store_true", help="print the ratios of the answers so far")
     p.add_argument("--export-report", metavar="FILE", help="write the report as CSV, or Markdown for .md")
     p.add_argument("--refine", metavar="DIR", help="write refined_<class>.m3u: labels by ear, then sure predictions")
     p.add_argument("--min-confidence", type=float, default=0.9, help="for --refine (default 0.9)")
     p.set_defaults(run=cmd_review)
     p = sub.add_parser("tag", parents=[common], help="write each track's class into its file as genre (with undo)")
-    p.add_argument("--mode", choices=MODES, default="replace",
+    p.add_argument("--mode", choices=_Choices("tags", "MODES"), default="replace", metavar="MODE",
                    help="replace the genre, append to it, or fill only empty genres (default: replace)")
     p.add_argument("--min-confidence", type=float, default=0.9,
                    help="unlabelled tracks get the model's class when it is at least this sure (default 0.9)")
     p.add_argument("--playlist", help="only the tracks of this playlist")
     p.add_argument("--class", dest="only_class", action="append", metavar="CLASS",
                    help="only tracks decided as this class (repeatable)")
-    p.add_argument("--private", action="store_true", help=f"also write the class and confidence to {PRIVATE_KEY}")
+    p.add_argument("--private", action="store_true", help="also write the class and confidence to the field AUDIOID_CLASS")
     p.add_argument("--keep-mtime", action="store_true", help="keep the files' modification times")
     p.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     p.add_argument("--undo", nargs="?", type=int, const=0, metavar="BATCH", help="restore a batch (default: the last)")
@@ -742,27 +849,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-WRITING_COMMANDS = {"scan", "demo", "labels", "train", "predict", "queue", "label", "review", "tag"}
+READING_COMMANDS = {"status", "errors", "features", "queue", "export-clips"}
+
+
+def _only_reads(args: argparse.Namespace) -> bool:
+    """Whether the command leaves the project as it is: such commands open it read-only and take
+    no writer lock, so they run while the window (or a scan) has the project open."""
+    if args.command == "tag":
+        return args.dry_run or args.history
+    if args.command == "cluster":
+        return not args.assign
+    if args.command == "labels":
+        return args.action == "export"
+    return args.command in READING_COMMANDS
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from .core.project import Project, default_project_path
+    from .core.store import ProjectFileError, ProjectLockedError
+
     path = args.project or default_project_path()
     creates = args.command in ("scan", "demo") or (args.command == "review" and Path(args.playlist).is_file())
-    needs_existing = not creates
-    if needs_existing and not path.exists():
+    if not creates and not path.exists():
         print(f"audioid: no project at {path}. Create one with `audioid scan FOLDER --project {path}`.", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    read_only = _only_reads(args)
     try:
-        writer = args.command in WRITING_COMMANDS or bool(getattr(args, "assign", None))
-        with Project(path, writer=writer) as project:
+        with Project(path, writer=not read_only, read_only=read_only) as project:
             return args.run(args, project)
+    except ProjectLockedError as exc:
+        print(f"audioid: {exc} Commands that only read work meanwhile: {READ_ONLY_TEXT}.", file=sys.stderr)
+        return EXIT_USAGE
     except ProjectFileError as exc:
         print(f"audioid: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except BrokenPipeError:  # `audioid errors | head`
-        return 0
+        return EXIT_OK
 
 
 if __name__ == "__main__":

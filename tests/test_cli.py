@@ -91,4 +91,4 @@ def test_labels_round_trip_through_csv_and_the_journals_json(tmp_path: Path) -> 
     other = str(tmp_path / "q.audioid")
     run_cli("scan", str(tmp_path / "in"), "--project", other, "--workers", "1")
     assert "Imported 2 labels" in run_cli("labels", "import", str(tmp_path / "out.csv"), "--project", other).stdout
-    assert "Music     1" in run_cli("status", "--project", other).stdout
+    assert "Labelled:   2   (2 by ear, 0 from clusters)" in run_cli("status", "--project", other).stdout

@@ -262,8 +262,8 @@ def test_train_predict_queue_and_label_commands(demo_project: Path, tmp_path: Pa
     cold = run_cli("queue", "--n", "6", "--project", project)
     assert cold.returncode == 0, cold.stderr
     assert cold.stdout.startswith("No model yet") and cold.stdout == run_cli("queue", "--n", "6", "--project", project).stdout
-    explored = [Path(line.split("  ")[-1]).name for line in cold.stdout.splitlines()[1:]]
-    assert len(explored) == 6 and all("explore" in line for line in cold.stdout.splitlines()[1:])
+    explored = [Path(line.split("  ")[-1]).name for line in cold.stdout.splitlines()[2:]]
+    assert len(explored) == 6 and all("explore" in line for line in cold.stdout.splitlines()[2:])
     assert len({TRUTH[name] for name in explored}) == 3  # every class among the first six
     assert "Imported 18" in run_cli("labels", "import", str(partial), "--source", "human", "--project", project).stdout
     trained = run_cli("train", "--folds", "3", "--project", project)
@@ -271,7 +271,7 @@ def test_train_predict_queue_and_label_commands(demo_project: Path, tmp_path: Pa
     assert "Trained on 18 labels (6 Music, 6 Dialogue, 6 Both)" in trained.stdout
     assert "3-fold cross-validated accuracy" in trained.stdout
     queue = run_cli("queue", "--n", "5", "--project", project)
-    lines = queue.stdout.splitlines()
+    lines = queue.stdout.splitlines()[1:]  # under the header
     assert queue.returncode == 0 and len(lines) == 5 and all("outro" in line for line in lines)
     first = lines[0].split("  ")[-1]
     assert Path(first).name not in {r.split(",")[0] for r in rows}

@@ -76,6 +76,7 @@ class ProjectStatus:
     failed: int  # the last attempt failed and the file has not changed since
     labelled: int
     per_class: dict[str, int]
+    by_ear: dict[str, int]  # of per_class, the labels a person gave by listening (HEARD_SOURCES)
     playlists: int
     other_errors: int  # problems not tied to a track: playlist entries pointing nowhere ...
     segment: str
@@ -154,14 +155,21 @@ class FeatureTable:
 class Project:
     """An open project file."""
 
-    def __init__(self, path: Path | str, *, create: bool = True, writer: bool = False) -> None:
+    def __init__(self, path: Path | str, *, create: bool = True, writer: bool = False, read_only: bool = False) -> None:
         """``writer=True`` claims the project for this program (the GUI, a scan): a second
-        claimant is refused with ProjectLockedError.  Helper threads of the same program, and
-        read-only commands, open without claiming."""
+        claimant is refused with ProjectLockedError.  Helper threads of the same program open
+        without claiming.  ``read_only=True`` (commands that only look: status, errors, a dry run)
+        claims nothing either, so it works while another program writes; the connection refuses
+        every write (``PRAGMA query_only``), so such a command cannot change the project by mistake."""
+        if writer and read_only:
+            raise ValueError("a project is opened either as its writer or read-only")
         self.path = Path(path)
+        self.read_only = read_only
         self._lock = store.WriterLock(self.path) if writer else None
         try:
-            self.db = store.connect(self.path, create=create)
+            self.db = store.connect(self.path, create=create and not read_only)
+            if read_only:
+                self.db.execute("PRAGMA query_only=ON")
         except BaseException:
             self._release_lock()
             raise
@@ -829,11 +837,14 @@ class Project:
         ).fetchone()
         tracks, extracted, stale, pending, failed = (int(c or 0) for c in counts)
         per_class = {c.name: 0 for c in self.classes()}
-        for name, n in self.db.execute(
-            "SELECT c.name, count(*) FROM labels l JOIN classes c ON c.id = l.class_id "
-            "WHERE l.id IN (SELECT max(id) FROM labels GROUP BY track_id) GROUP BY c.name"
+        by_ear = dict(per_class)
+        for name, source, n in self.db.execute(
+            "SELECT c.name, l.source, count(*) FROM labels l JOIN classes c ON c.id = l.class_id "
+            "WHERE l.id IN (SELECT max(id) FROM labels GROUP BY track_id) GROUP BY c.name, l.source"
         ):
-            per_class[name] = n
+            per_class[name] += n
+            if source in HEARD_SOURCES:
+                by_ear[name] += n
         return ProjectStatus(
             tracks=tracks,
             extracted=extracted,
@@ -842,6 +853,7 @@ class Project:
             failed=failed,
             labelled=sum(per_class.values()),
             per_class=per_class,
+            by_ear=by_ear,
             playlists=self.db.execute("SELECT count(*) FROM playlists").fetchone()[0],
             other_errors=self.db.execute("SELECT count(*) FROM errors WHERE track_id IS NULL").fetchone()[0],
             segment=segment,

@@ -5,26 +5,30 @@ folder dropped during a scan is imported after it instead of competing for the s
 """
 from __future__ import annotations
 
+import time
 from collections import deque
-from typing import Optional
+from typing import Callable, Optional
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
-from ..core.tasks import Progress
+from ..core.tasks import Pace, Progress
 from .workers import Job
 
 
 class JobStatus(QWidget):
     idle = Signal()  # the queue ran empty
 
-    def __init__(self, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, parent: Optional[QWidget] = None, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(parent)
         self.queue: deque[Job] = deque()
         self.current: Optional[Job] = None
+        self.clock = clock
+        self.pace = Pace(clock)
         self.text = QLabel()
         self.bar = QProgressBar()
-        self.bar.setMaximumWidth(220)
+        # Wide enough for the longest text it shows, so the time left is never cut off.
+        self.bar.setFixedWidth(self.bar.fontMetrics().horizontalAdvance("000,000 / 000,000 · 00m left") + 24)
         self.bar.setTextVisible(True)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop after the files in progress; finished work is kept")
@@ -61,6 +65,7 @@ class JobStatus(QWidget):
             self.idle.emit()
             return
         self.current = self.queue.popleft()
+        self.pace = Pace(self.clock)
         self.text.setText(f"{self.current.title}…")
         self.bar.setRange(0, 0)  # busy indicator until the job knows its total
         self.cancel_button.setEnabled(True)
@@ -70,10 +75,12 @@ class JobStatus(QWidget):
     def _progress(self, p: Progress) -> None:
         if self.current is None:
             return
+        estimate = self.pace(p)
         if p.total:
             self.bar.setRange(0, p.total)
             self.bar.setValue(p.done)
-            self.bar.setFormat(f"{p.done:,} / {p.total:,}")
+            left = f" · {estimate.left_text()} left" if estimate else ""
+            self.bar.setFormat(f"{p.done:,} / {p.total:,}{left}")
         else:
             self.bar.setRange(0, 0)
         if not self.current.cancelled:
