@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence, TextIO
 
 from . import __version__
 from .core.tasks import Cancelled, CancelToken, Pace, Progress
+from .core.wording import plural
 
 if TYPE_CHECKING:  # the numeric stack is imported by the commands that use it: see ``main``
     from .core.audio import SegmentSpec
@@ -630,8 +631,9 @@ def cmd_tag(args: argparse.Namespace, project: Project) -> int:
     if args.history:
         for batch in project.tag_batches():
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(batch.created_at))
-            undone = "  (undone)" if batch.undone_at else ""
-            print(f"{batch.id:>4}  {when}  {batch.mode:<8} {batch.written:,} files written{undone}")
+            state = "  (undone)" if batch.undone_at else (f"  ({plural(batch.changed, 'file')} still changed)"
+                                                          if batch.changed else "")
+            print(f"{batch.id:>4}  {when}  {batch.mode:<8} {plural(batch.written, 'file')} written{state}")
         return EXIT_OK
     token = CancelToken()
     if args.undo is not None:
@@ -642,10 +644,17 @@ def cmd_tag(args: argparse.Namespace, project: Project) -> int:
         if result.batch_id is None:
             print("Nothing to undo.")
             return EXIT_OK
-        print(f"Batch {result.batch_id}: {result.written:,} files restored, {result.unchanged:,} already as before, "
-              f"{len(result.errors):,} failed")
+        print(f"Batch {result.batch_id}: {plural(result.written, 'file')} restored, "
+              f"{result.unchanged:,} already as before, {len(result.errors):,} failed")
         for e in result.errors:
             print(f"  {e.path}: {e.message}")
+        if result.remaining:
+            print(f"Batch {result.batch_id} still changes {plural(result.remaining, 'file')}: "
+                  f"`audioid tag --undo {result.batch_id}` tries them again.")
+        for batch in project.tag_batches():
+            if batch.changed and batch.id != result.batch_id:
+                print(f"Batch {batch.id} also still changes {plural(batch.changed, 'file')}: "
+                      f"`audioid tag --undo {batch.id}` restores them.")
         return EXIT_FAILED if result.errors else EXIT_OK
     scope = None
     if args.playlist:
@@ -665,7 +674,7 @@ def cmd_tag(args: argparse.Namespace, project: Project) -> int:
         bar = ProgressBar()
         result = tag_apply(project, the_plan, progress=bar, cancel=token, keep_mtime=args.keep_mtime)
         bar.close()
-    print(f"Batch {result.batch_id}: wrote {result.written:,} files, {result.unchanged:,} already right, "
+    print(f"Batch {result.batch_id}: wrote {plural(result.written, 'file')}, {result.unchanged:,} already right, "
           f"{len(result.errors):,} failed (undo with `audioid tag --undo {result.batch_id}`)")
     for e in result.errors:
         print(f"  {e.path}: {e.message}")

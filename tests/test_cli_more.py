@@ -64,7 +64,7 @@ def test_a_tag_run_where_a_file_vanished_fails_and_names_it(tmp_path: Path) -> N
     vanished.unlink()
     done = run_cli("tag", "--project", project)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "wrote 1 files" in done.stdout and "vanished.flac" in done.stdout
+    assert "wrote 1 file," in done.stdout and "vanished.flac" in done.stdout
 
 
 def test_a_usage_mistake_exits_2(tmp_path: Path) -> None:

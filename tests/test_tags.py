@@ -174,17 +174,17 @@ def test_tag_command_plans_applies_lists_and_undoes(tagged_library) -> None:
     dry = run_cli("tag", "--dry-run", "--project", project)
     assert dry.returncode == 0 and "(none) -> Music  [human]" in dry.stdout and read_tags(files["mp3"]).genres == []
     done = run_cli("tag", "--project", project)
-    assert done.returncode == 0 and "wrote 1 files" in done.stdout and read_tags(files["mp3"]).genres == ["Music"]
-    assert "1 files written" in run_cli("tag", "--history", "--project", project).stdout
+    assert done.returncode == 0 and "wrote 1 file," in done.stdout and read_tags(files["mp3"]).genres == ["Music"]
+    assert "1 file written" in run_cli("tag", "--history", "--project", project).stdout
     back = run_cli("tag", "--undo", "--project", project)
-    assert back.returncode == 0 and "1 files restored" in back.stdout and read_tags(files["mp3"]).genres == []
+    assert back.returncode == 0 and "1 file restored" in back.stdout and read_tags(files["mp3"]).genres == []
     with Project(project_file) as p:
         p.set_label(p.track_id(files["flac"]), "Both")
     only_both = run_cli("tag", "--class", "Both", "--project", project)
-    assert "wrote 1 files" in only_both.stdout and read_tags(files["mp3"]).genres == []
+    assert "wrote 1 file," in only_both.stdout and read_tags(files["mp3"]).genres == []
     assert read_tags(files["flac"]).genres == ["Both"]
     one = run_cli("tag", "--undo", "--file", str(files["flac"]), "--project", project)
-    assert "1 files restored" in one.stdout and read_tags(files["flac"]).genres == []
+    assert "1 file restored" in one.stdout and read_tags(files["flac"]).genres == []
 
 
 def test_a_kill_mid_batch_damages_nothing_and_the_finished_part_undoes(tmp_path: Path) -> None:

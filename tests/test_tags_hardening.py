@@ -209,7 +209,7 @@ def test_a_read_only_mount_fails_each_file_and_the_batch_goes_on(tmp_path: Path)
 
 
 def test_a_file_without_tags_has_none_again_after_tag_and_undo(tmp_path: Path, format_library) -> None:
-    """MP3, WAV and AIFF come back byte for byte; the others at least without a tag block."""
+    """Through the journal, every format comes back byte for byte."""
     folder = tmp_path / "lib"
     folder.mkdir()
     bare = {fmt: Path(shutil.copy(format_library[fmt], folder / format_library[fmt].name))
@@ -226,8 +226,87 @@ def test_a_file_without_tags_has_none_again_after_tag_and_undo(tmp_path: Path, f
     assert undo_last(project_file).errors == []
     for fmt, path in bare.items():
         assert not mutagen.File(path).tags, fmt
-    for fmt in ("mp3", "wav", "aiff"):
-        assert bare[fmt].read_bytes() == original[fmt], fmt
+        assert path.read_bytes() == original[fmt], fmt
+
+
+def test_every_tagged_format_is_undone_byte_for_byte_through_the_journal(tmp_path: Path, format_library) -> None:
+    from .test_tags import add_existing_tags
+
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    files = [Path(shutil.copy(source, folder / source.name)) for source in format_library.values()]
+    for path in files:
+        add_existing_tags(path)
+    original = {path: path.read_bytes() for path in files}
+    project_file = tmp_path / "p.audioid"
+    assert tag_all(project_file, files).errors == []
+    assert undo_last(project_file).errors == []
+    assert [path.name for path in files if path.read_bytes() != original[path]] == []
+
+
+# -- the journal's bookkeeping --------------------------------------------------------------------
+
+
+def test_an_undo_with_failed_files_leaves_the_batch_to_undo_again(tmp_path: Path) -> None:
+    first, second = copy_of_demo(tmp_path / "lib", "a.mp3"), copy_of_demo(tmp_path / "lib", "b.mp3")
+    project_file = tmp_path / "p.audioid"
+    batch = tag_all(project_file, [first, second]).batch_id
+    second.chmod(0o444)
+    partly = undo_last(project_file)
+    assert partly.written == 1 and len(partly.errors) == 1 and partly.remaining == 1
+    assert read_tags(second).genres == ["Music"]
+    with Project(project_file) as project:
+        assert project.last_tag_batch() == batch
+        assert [b.changed for b in project.tag_batches()] == [1]
+    second.chmod(0o644)
+    rest = undo_last(project_file)
+    assert rest.batch_id == batch and rest.written == 1 and rest.remaining == 0
+    assert read_tags(second).genres == []
+    with Project(project_file) as project:
+        assert project.last_tag_batch() is None and project.tag_batches()[0].undone_at is not None
+
+
+def test_a_batch_killed_after_the_replace_is_settled_from_the_file(tmp_path: Path) -> None:
+    """A kill between replacing a file and recording it leaves a pending entry: the next run reads
+    the file, so the project shows its real genre and undo restores it."""
+    track = copy_of_demo(tmp_path / "lib")
+    project_file = tmp_path / "p.audioid"
+    with Project(project_file) as project:
+        project.import_sources([track])
+        track_id = project.track_id(track)
+        batch = project.start_tag_batch("replace", "1 file")
+        project.journal_tag_change(batch, track_id, str(track), [], None, ["Music"])
+        safe_write(track, lambda now: (["Music"], None, True))  # ... and the process dies here
+    with Project(project_file) as project:
+        apply(project, plan(project))  # any later run settles the journal first
+        assert project.tag_changes(batch)[0].state == "done"
+        genre = project.db.execute("SELECT tags FROM tracks WHERE id = ?", (track_id,)).fetchone()[0]
+        assert '"genre": "Music"' in genre
+    assert undo_last(project_file).written == 1 and read_tags(track).genres == []
+
+
+def test_after_a_killed_batch_and_a_rerun_each_undo_says_what_remains(tmp_path: Path) -> None:
+    from .conftest import run_cli
+
+    first, second = copy_of_demo(tmp_path / "lib", "a.mp3"), copy_of_demo(tmp_path / "lib", "b.mp3")
+    project_file = tmp_path / "p.audioid"
+    with Project(project_file) as project:
+        project.import_sources([first, second])
+        project.set_labels([project.track_id(first), project.track_id(second)], "Music")
+        killed = project.start_tag_batch("replace", "2 files")  # wrote the first file, then was killed
+        entry = project.journal_tag_change(killed, project.track_id(first), str(first), [], None, ["Music"])
+        safe_write(first, lambda now: (["Music"], None, True))
+        project.finish_tag_change(entry, project.track_id(first), ["Music"])
+        rerun = apply(project, plan(project)).batch_id  # the re-run writes only the second
+    history = run_cli("tag", "--history", "--project", str(project_file))
+    assert "1 file still changed" in history.stdout
+    once = run_cli("tag", "--undo", "--project", str(project_file))
+    assert once.returncode == 0 and f"Batch {rerun}: 1 file restored" in once.stdout
+    assert f"Batch {killed} also still changes 1 file" in once.stdout
+    assert read_tags(second).genres == [] and read_tags(first).genres == ["Music"]
+    twice = run_cli("tag", "--undo", "--project", str(project_file))
+    assert f"Batch {killed}: 1 file restored" in twice.stdout and read_tags(first).genres == []
+    assert "Nothing to undo." in run_cli("tag", "--undo", "--project", str(project_file)).stdout
 
 
 @pytest.mark.parametrize("with_tags", [False, True], ids=["untagged", "tagged"])

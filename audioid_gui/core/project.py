@@ -113,6 +113,7 @@ class TagChange:
     old_private: Optional[str]
     new_genres: list[str]
     state: str
+    original: Optional[bytes] = None  # the bytes the write replaced (tags.TagRegion), when kept
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ class TagBatch:
     description: str
     undone_at: Optional[float]
     written: int
+    changed: int  # files that still hold (or may hold) what the batch wrote
 
 
 @dataclass(frozen=True)
@@ -476,6 +478,11 @@ class Project:
                  size, mtime, ident.mtime, track_id),
             )
 
+    def keep_tag_original(self, entry_id: int, original: Optional[bytes]) -> None:
+        """The bytes a write is about to replace, committed before the file is replaced."""
+        with self._write():
+            self.db.execute("UPDATE tag_journal SET original = ? WHERE id = ?", (original, entry_id))
+
     def mark_tag_change(self, entry_id: int, state: str, message: str = "") -> None:
         with self._write():
             self.db.execute("UPDATE tag_journal SET state = ?, message = ? WHERE id = ?", (state, message, entry_id))
@@ -483,24 +490,37 @@ class Project:
     def tag_changes(self, batch_id: int) -> list[TagChange]:
         """The changes of a batch that reached (or may have reached) the files, newest first."""
         return [
-            TagChange(r[0], r[1], r[2], json.loads(r[3]), r[4], json.loads(r[5]), r[6])
+            TagChange(r[0], r[1], r[2], json.loads(r[3]), r[4], json.loads(r[5]), r[6], r[7])
             for r in self.db.execute(
-                "SELECT id, track_id, path, old_genres, old_private, new_genres, state FROM tag_journal "
+                "SELECT id, track_id, path, old_genres, old_private, new_genres, state, original FROM tag_journal "
                 "WHERE batch_id = ? AND state IN ('pending', 'done') ORDER BY id DESC", (batch_id,))
         ]
 
     def last_tag_batch(self) -> Optional[int]:
-        row = self.db.execute("SELECT max(id) FROM tag_batches WHERE undone_at IS NULL").fetchone()
+        """The newest batch that still has files holding what it wrote."""
+        row = self.db.execute("SELECT max(batch_id) FROM tag_journal WHERE state IN ('pending', 'done')").fetchone()
         return row[0] if row else None
 
     def close_tag_batch(self, batch_id: int) -> None:
+        """Mark a batch undone — only once none of its files holds what it wrote any more, so
+        that an undo where some files failed leaves the batch to undo again."""
         with self._write():
-            self.db.execute("UPDATE tag_batches SET undone_at = ? WHERE id = ?", (time.time(), batch_id))
+            self.db.execute(
+                "UPDATE tag_batches SET undone_at = ? WHERE id = ? AND NOT EXISTS "
+                "(SELECT 1 FROM tag_journal WHERE batch_id = ? AND state IN ('pending', 'done'))",
+                (time.time(), batch_id, batch_id))
+
+    def pending_tag_changes(self) -> list[TagChange]:
+        """Changes journalled by a run that stopped before it recorded the outcome."""
+        return [change for (batch_id,) in self.db.execute(
+                    "SELECT DISTINCT batch_id FROM tag_journal WHERE state = 'pending'").fetchall()
+                for change in self.tag_changes(batch_id) if change.state == "pending"]
 
     def tag_batches(self) -> list[TagBatch]:
         return [TagBatch(*r) for r in self.db.execute(
             "SELECT b.id, b.created_at, b.mode, b.description, b.undone_at, "
-            "(SELECT count(*) FROM tag_journal j WHERE j.batch_id = b.id AND j.state IN ('done', 'undone')) "
+            "(SELECT count(*) FROM tag_journal j WHERE j.batch_id = b.id AND j.state IN ('done', 'undone')), "
+            "(SELECT count(*) FROM tag_journal j WHERE j.batch_id = b.id AND j.state IN ('pending', 'done')) "
             "FROM tag_batches b ORDER BY b.id")]
 
     # -- errors ---------------------------------------------------------------------------------

@@ -223,8 +223,21 @@ def _v5(db: sqlite3.Connection) -> None:
     )
 
 
+def _v6(db: sqlite3.Connection) -> None:
+    """The bytes a tag write replaced (``tags.TagRegion``), so that undo gives the file back byte
+    for byte — a file that had no tag block has none again.  NULL where the change was too big to
+    keep or was journalled before this column existed: those are undone by writing the old values."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE tag_journal ADD COLUMN original BLOB;
+        CREATE INDEX tag_journal_by_state ON tag_journal(state, batch_id);  -- what is still changed
+        """,
+    )
+
+
 # MIGRATIONS[i] takes a file from version i to version i + 1.  Append; never edit a released step.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

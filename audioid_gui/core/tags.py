@@ -399,6 +399,7 @@ class ApplyReport:
     unchanged: int = 0
     errors: list[ItemError] = field(default_factory=list)
     cancelled: bool = False
+    remaining: int = 0  # after an undo: files of the batch that still hold what it wrote
 
 
 def _private_text(item: PlanItem) -> str:
@@ -733,11 +734,30 @@ def _verify(before: FileTags, after: FileTags, genres: list[str], private: Optio
     return ""
 
 
+def settle_interrupted(project: Project) -> None:
+    """Bring the journal back in step with the files after a run that was killed between
+    journalling a file and recording the outcome: read each such file and record what it holds
+    (so the project shows the file's real genre, and undo knows what is left)."""
+    for entry in project.pending_tag_changes():
+        if entry.new_genres == entry.old_genres:
+            continue  # only the private field changed: undo will tell by reading the file
+        try:
+            genres = read_tags(Path(entry.path)).genres
+        except TagError:
+            continue  # unreadable now: stays pending, undo reports it
+        if genres == entry.new_genres:
+            project.finish_tag_change(entry.id, entry.track_id, entry.new_genres)
+        elif genres == entry.old_genres:
+            project.mark_tag_change(entry.id, "failed", "The run stopped before this file was written.")
+
+
 def apply(project: Project, the_plan: Plan, progress: Optional[ProgressCallback] = None,
           cancel: Optional[CancelToken] = None, keep_mtime: bool = False) -> ApplyReport:
     """Write the plan, file by file; each file is either old or new, whatever happens.  The old
-    values are journalled before a file is replaced, so a batch cut short can still be undone."""
+    values (and the bytes the write replaces) are journalled before a file is replaced, so a batch
+    cut short can still be undone."""
     progress = report(progress)
+    settle_interrupted(project)
     result = ApplyReport(batch_id=project.start_tag_batch(the_plan.mode, f"{len(the_plan.items):,} files"))
     for i, item in enumerate(the_plan.items):
         if cancel is not None and cancel.cancelled:
@@ -759,7 +779,9 @@ def apply(project: Project, the_plan: Plan, progress: Optional[ProgressCallback]
                 continue
             entry = project.journal_tag_change(result.batch_id, item.track_id, item.path, before.genres,
                                                before.private, new)
-            safe_write(Path(item.path), change, keep_mtime)
+            safe_write(Path(item.path), change, keep_mtime,
+                       on_verified=lambda region, entry=entry: project.keep_tag_original(
+                           entry, region.to_bytes() if region is not None else None))
             project.finish_tag_change(entry, item.track_id, new)
             result.written += 1
         except TagError as exc:
@@ -772,9 +794,13 @@ def apply(project: Project, the_plan: Plan, progress: Optional[ProgressCallback]
 
 def undo(project: Project, batch_id: Optional[int] = None, progress: Optional[ProgressCallback] = None,
          cancel: Optional[CancelToken] = None, only: Optional[Sequence[str]] = None) -> ApplyReport:
-    """Put back the genres (and private field) a batch replaced — the newest batch by default;
-    with ``only``, just those files (the batch stays open for the others)."""
+    """Put back what a batch replaced — the newest batch with files still changed by default; with
+    ``only``, just those files.  Each file gets its old bytes back where they were kept and the
+    file is still as the batch left it, else its old genre and private field.  The batch counts as
+    undone only once none of its files holds what it wrote (``ApplyReport.remaining`` says how
+    many still do)."""
     progress = report(progress)
+    settle_interrupted(project)
     batch_id = batch_id or project.last_tag_batch()
     result = ApplyReport(batch_id=batch_id)
     if batch_id is None:
@@ -792,15 +818,17 @@ def undo(project: Project, batch_id: Optional[int] = None, progress: Optional[Pr
             current = read_tags(Path(entry.path))
             if current.genres == entry.old_genres and current.private == entry.old_private:
                 _discard(_temp_path(Path(os.path.realpath(entry.path))))  # a copy a killed batch left
-                project.mark_tag_change(entry.id, "undone", "already as before")
+                project.finish_tag_change(entry.id, entry.track_id, list(entry.old_genres), "undone")
                 result.unchanged += 1
                 continue
-            safe_write(Path(entry.path), lambda _now, e=entry: (list(e.old_genres), e.old_private, False))
+            original = TagRegion.from_bytes(entry.original) if entry.original else None
+            safe_write(Path(entry.path), lambda _now, e=entry: (list(e.old_genres), e.old_private, False),
+                       original=original)
             project.finish_tag_change(entry.id, entry.track_id, list(entry.old_genres), "undone")
             result.written += 1
         except TagError as exc:
             result.errors.append(ItemError(entry.path, "undo", str(exc)))
-    if only is None:
-        project.close_tag_batch(batch_id)
+    project.close_tag_batch(batch_id)
+    result.remaining = len(project.tag_changes(batch_id))
     progress(Progress(len(entries), len(entries), "done"))
     return result
