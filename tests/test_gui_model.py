@@ -1,13 +1,18 @@
 """The Model panel driven as a person drives it: retrain, label from the queue, retrain again."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from audioid_gui.core.labels_io import read_label_file
+from audioid_gui.core.learning import TrainingOptions, retrain
 from audioid_gui.core.project import Project
+from audioid_gui.core.selection import QueueEntry
 from audioid_gui.gui.main_window import MainWindow
+from audioid_gui.gui.queue import QueueView
 
 from .conftest import REPO, labels_in_file
 
@@ -43,10 +48,15 @@ def test_label_from_the_queue_retrain_and_the_queue_moves_on(window: MainWindow,
     predicted = window.model.track(0).predicted
     assert predicted in ("Music", "Dialogue", "Both") and window.model.track(0).confidence > 0
     qtbot.waitUntil(lambda: "cross-validated accuracy" in panel.status.text(), timeout=60_000)
+    assert "trained just now" in panel.status.text()
+    panel.clock = lambda: time.time() + 300  # five minutes on: the line keeps up by itself
+    panel.age_timer.setInterval(20)
+    qtbot.waitUntil(lambda: "trained 5 min ago" in panel.status.text())
 
-    qtbot.keyClick(window, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.mouseClick(panel.queue.start, Qt.MouseButton.LeftButton)  # Label from Queue
     assert window.quick_filter.currentText().startswith("Chosen: queue")
     assert [window.model.track_id(r) for r in range(window.model.rowCount())] == first_queue
+    assert QApplication.focusWidget() is window.table  # the class keys label, not press the button again
     for expected in first_queue[:3]:
         assert window.table.current_track_id() == expected
         qtbot.keyClick(window.table, KEYS[TRUTH[window.model.track(window.table.currentIndex().row()).name]])
@@ -91,3 +101,55 @@ def test_too_few_labels_say_what_to_do(window: MainWindow, demo_project: Path, q
     qtbot.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: "Too few labels" in window.model_panel.status.text(), timeout=30_000)
     assert "Label at least 2" in window.model_panel.status.text()
+
+
+def test_the_model_age_keeps_up_while_the_panel_shows(window: MainWindow, demo_project: Path, qtbot) -> None:
+    label_some(demo_project, 3)
+    with Project(demo_project) as project:
+        retrain(project, TrainingOptions.of(project))
+        trained_at = project.models()[-1].created_at
+    now = [trained_at + 5]
+    panel = window.model_panel
+    panel.clock = lambda: now[0]
+    panel.age_timer.setInterval(20)  # the clock is the test's; only the ticking needs to be quick
+    assert window.open_project(demo_project)
+    window.model_dock.show()
+    window.model_dock.raise_()
+    qtbot.waitUntil(lambda: "trained just now" in panel.status.text())
+    assert "9 labels" in panel.status.text()
+    now[0] = trained_at + 125
+    qtbot.waitUntil(lambda: "trained 2 min ago" in panel.status.text())
+    now[0] = trained_at + 3 * 3600
+    qtbot.waitUntil(lambda: "trained 3 h ago" in panel.status.text())
+
+    qtbot.keyClick(window, Qt.Key.Key_U, Qt.KeyboardModifier.ControlModifier)  # the panel closes: nobody reads the age
+    assert not panel.isVisible() and not panel.age_timer.isActive()
+    now[0] = trained_at + 3 * 86400
+    qtbot.keyClick(window, Qt.Key.Key_U, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: "trained 3 days ago" in panel.status.text())
+    assert panel.age_timer.isActive()
+    window.close_project()
+    assert not panel.age_timer.isActive() and "trained" not in panel.status.text()
+
+
+def test_the_queue_keeps_what_the_model_says_readable_beside_long_names(qtbot) -> None:
+    long_name = "Radio France Culture – La Grande Table des idées, entretien du 12 mars 2019 (partie 2).mp3"
+    view = QueueView()
+    qtbot.addWidget(view)
+    view.resize(520, 260)
+    view.show()
+    view.set_entries([QueueEntry(track_id=1, score=0.9, predicted="Dialogue", confidence=0.52, runner_up="Both",
+                                 runner_up_probability=0.41),
+                      QueueEntry(track_id=2, score=0.1, predicted="Music", confidence=0.99, runner_up="Dialogue",
+                                 runner_up_probability=0.01)],
+                     {1: long_name, 2: "outro 28 – café.mp3"})
+    table, metrics = view.table, view.table.fontMetrics()
+    header = table.horizontalHeader()
+    for column, widest in ((2, "Dialogue"), (3, "Confidence"), (4, "Dialogue 1%")):
+        assert header.sectionSize(column) >= metrics.horizontalAdvance(widest) + 8
+    assert header.sectionSize(3) >= 90  # the confidence bars stay long enough to compare
+    assert 100 < header.sectionSize(1) < metrics.horizontalAdvance(long_name)  # the name gives way...
+    assert table.textElideMode() == Qt.TextElideMode.ElideMiddle  # ...keeping its start and its end
+    assert table.item(0, 1).toolTip() == long_name
+    assert not table.wordWrap()  # one line per track, long name or not
+    assert not table.horizontalScrollBar().isVisible()

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from audioid_gui.core.labels_io import read_label_file
 from audioid_gui.gui.main_window import MainWindow
@@ -24,6 +25,7 @@ def test_review_a_demo_playlist_by_key_presses(window: MainWindow, demo_project:
     panel.sample.setValue(6)
     qtbot.mouseClick(panel.draw_button, Qt.MouseButton.LeftButton)
     assert window.quick_filter.currentText() == "Chosen: review: orange_cluster (6)"
+    assert QApplication.focusWidget() is window.table  # the class keys answer, not the button
     answered = []
     for _ in range(6):
         name = window.model.track(window.table.currentIndex().row()).name
@@ -37,10 +39,30 @@ def test_review_a_demo_playlist_by_key_presses(window: MainWindow, demo_project:
     assert counts == {c: sum(TRUTH[n] == c for n in answered) for c in ("Music", "Dialogue", "Both")}
     assert "Sample answered" in panel.summary.text() and "not Music" in panel.summary.text()
     assert len(panel.figure.axes[0].patches) == 5  # three classes and two groups, with whiskers
+    assert_counts_above_whiskers(panel)
     assert not panel.listen_button.isEnabled() and panel.export_button.isEnabled()
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the last answer
     qtbot.waitUntil(lambda: panel.result.answered == 5)
     assert panel.listen_button.isEnabled()
+    window.filter_text.setFocus()  # the user was elsewhere...
+    qtbot.mouseClick(panel.listen_button, Qt.MouseButton.LeftButton)  # ...and comes back to the sample
+    assert QApplication.focusWidget() is window.table
+    assert window.model.track(window.table.currentIndex().row()).name == answered[-1]
+
+
+def assert_counts_above_whiskers(panel) -> None:
+    """Each bar's count of answers reads on its own: above its whisker, inside the plot, and 100 %
+    is not the plot's frame."""
+    panel.canvas.draw()
+    axes = panel.figure.axes[0]
+    assert axes.get_ylim()[1] > 100 and max(axes.get_yticks()) <= 100
+    bars = panel.result.classes + panel.result.groups
+    assert [t.get_text() for t in axes.texts] == [str(b.count) for b in bars]
+    frame = axes.get_window_extent()
+    for i, (text, bar) in enumerate(zip(axes.texts, bars)):
+        box = text.get_bbox_patch().get_window_extent()
+        whisker_top = axes.transData.transform((i, bar.interval[1] * 100))[1]
+        assert whisker_top < box.y0 and box.y1 < frame.y1
 
 
 def test_a_cluster_can_be_reviewed_as_a_playlist(window: MainWindow, demo_project: Path, qtbot) -> None:

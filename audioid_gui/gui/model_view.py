@@ -17,7 +17,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
@@ -45,7 +45,6 @@ from ..core.learning import (
     AUTO_TREES_FROM,
     ENOUGH_TO_TRAIN,
     CurvePoint,
-    MIN_LABELS_PER_CLASS,
     TRAINING_THREADS,
     YOUNG_LABELS_PER_CLASS,
     Report,
@@ -61,6 +60,7 @@ from ..core.project import ModelRecord, Project
 from ..core.selection import Predictions, Proposal, propose_for
 from ..core.tasks import Cancelled, CancelToken, ProgressCallback
 from ..core.tracklist import track_rows
+from ..core.wording import plural
 from .job_status import JobStatus
 from .queue import QueueView
 from .workers import Job
@@ -79,9 +79,10 @@ MODEL_CHOICES = (  # (TrainingOptions.model, shown name, what it is)
      "weak with few"),
 )
 MODEL_NAMES = {kind: name for kind, name, _ in MODEL_CHOICES}
-AGE_REFRESH_MS = 30_000  # "trained N min ago" keeps up while the panel is shown
+AGE_REFRESH_MS = 15_000  # "trained N min ago" keeps up while the panel shows the model
 QUEUE_REFRESH_DELAY_MS = 200  # a spin box held down asks for one queue, not twenty
 YOUNG_COLOR = "#d35400"
+CURVE_HEADROOM = 0.08  # of the learning curve's y range, kept free above 100 %
 ERROR_COLOR = "#c0392b"
 
 
@@ -153,12 +154,12 @@ class ReportView(QWidget):
             curve.set_xticks([history[0].n_labels])
         curve.set_xlabel("labels trained on", fontsize=8)
         curve.set_ylabel("CV accuracy (%)", fontsize=8)
-        # A little room above 100 % so that a perfect score is not drawn on the frame; no tick
-        # says more than 100.
+        # Room above 100 % so that a perfect score (a common one while labels are few) is not drawn
+        # on the frame; no tick says more than 100.
         bottom = min([50.0, *(p.accuracy * 100 - 5 for p in history)])
         curve.set_yticks([t for t in MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(bottom, 100)
                           if bottom <= t <= 100])
-        curve.set_ylim(bottom, 102)
+        curve.set_ylim(bottom, 100 + CURVE_HEADROOM * (100 - bottom))
         curve.tick_params(labelsize=7)
         curve.grid(alpha=0.3)
         curve.set_title("learning curve", fontsize=9)
@@ -214,6 +215,9 @@ class ModelPanel(QWidget):
     def __init__(self, jobs: JobStatus, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.jobs = jobs
+        # Seconds since the epoch, as the models' times are stored; replaceable, so that the age
+        # can be checked without waiting minutes for it.
+        self.clock: Callable[[], float] = time.time
         self.settings = QSettings()
         self.project: Optional[Project] = None
         self._job: Optional[Job] = None  # training or evaluation (through the job queue)
@@ -247,6 +251,10 @@ class ModelPanel(QWidget):
         self.status.setWordWrap(True)
         self.status.setTextFormat(Qt.TextFormat.RichText)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # A click on these leaves the keyboard with the track table (a combo with the focus would
+        # take the class keys for a search of its items); Tab still reaches them.
+        for widget in (self.retrain_button, self.fold, self.model_choice, self.auto):
+            widget.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         header = QHBoxLayout()
         header.addWidget(self.retrain_button)
         header.addWidget(self.fold)
@@ -269,8 +277,8 @@ class ModelPanel(QWidget):
         layout.addLayout(header)
         layout.addWidget(self.status)  # a row of its own: it can be two lines long
         layout.addWidget(self.tabs, 1)
-        self._age_timer = QTimer(self, interval=AGE_REFRESH_MS)
-        self._age_timer.timeout.connect(self._refresh_age)
+        self.age_timer = QTimer(self, interval=AGE_REFRESH_MS)
+        self.age_timer.timeout.connect(self._refresh_age)
         self.auto.setChecked(self.settings.value("autoRetrain", False, bool))
         self.auto_every.setValue(self.settings.value("autoRetrainEvery", 50, int))
         self.set_project(None)
@@ -367,8 +375,8 @@ class ModelPanel(QWidget):
             return
         note = young_note(result.trained.counts)
         self._young[result.model_id] = note
-        self._set_status(f"Model {result.model_id}: {result.trained.n_labels:,} labels, "
-                         f"{len(result.predictions.track_ids):,} tracks predicted in {result.seconds:.1f} s; "
+        self._set_status(f"Model {result.model_id}: {plural(result.trained.n_labels, 'label')}, "
+                         f"{plural(len(result.predictions.track_ids), 'track')} predicted in {result.seconds:.1f} s; "
                          "evaluating…" + self._young_html(note))
         self.refresh_queue(result.predictions)
         self.predictions_changed.emit()
@@ -396,6 +404,7 @@ class ModelPanel(QWidget):
         if self.project is not None and self._model is not None:
             self._status_is_model = True
             self._refresh_age()
+            self._sync_age_timer()
         elif self.project is not None:
             self._show_label_counts()
         else:
@@ -422,8 +431,8 @@ class ModelPanel(QWidget):
         report = Report.from_json(model.report) if model.report else None
         accuracy = f", cross-validated accuracy {report.accuracy:.1%}" if report else ""
         note = young_note(dict(zip(report.classes, report.support))) if report else self._young.get(model.id, "")
-        age = _age(time.time() - model.created_at)
-        self.status.setText(f"Model {model.id}: {model.n_labels:,} labels{accuracy}; trained {age} ago"
+        self.status.setText(f"Model {model.id}: {plural(model.n_labels, 'label')}{accuracy}; "
+                            f"trained {_age(self.clock() - model.created_at)}"
                             + self._young_html(note))
         self.status.setToolTip(f"Label from the queue until every class has {YOUNG_LABELS_PER_CLASS} labels."
                                if note else "")
@@ -431,8 +440,17 @@ class ModelPanel(QWidget):
     def _set_status(self, html: str) -> None:
         """A message in place of the model's status line (it stops aging until the model shows again)."""
         self._status_is_model = False
+        self._sync_age_timer()
         self.status.setText(html)
         self.status.setToolTip("")
+
+    def _sync_age_timer(self) -> None:
+        """The age ticks only while someone can see it: the panel shown, with the model's line."""
+        if self.isVisible() and self._status_is_model:
+            if not self.age_timer.isActive():
+                self.age_timer.start()
+        else:
+            self.age_timer.stop()
 
     @staticmethod
     def _young_html(note: str) -> str:
@@ -441,11 +459,11 @@ class ModelPanel(QWidget):
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt's name)
         super().showEvent(event)
         self._refresh_age()
-        self._age_timer.start()
+        self._sync_age_timer()
 
     def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 (Qt's name)
         super().hideEvent(event)
-        self._age_timer.stop()
+        self._sync_age_timer()
 
     # -- labels and the queue -------------------------------------------------------------------
 
@@ -556,8 +574,9 @@ class ModelPanel(QWidget):
         exploring = sum(not e.predicted for e in entries)
         if exploring:
             rest = " The rest are the tracks the model is least sure about." if exploring < len(entries) else ""
-            return (f"Nobody has labelled {_or(result.proposal.unheard)} yet: the first {exploring} "
-                    f"track{'s are' if exploring != 1 else ' is'} unlike anything heard so far.{rest}")
+            first = "the first track is" if exploring == 1 else f"the first {plural(exploring, 'track')} are"
+            return (f"Nobody has labelled {_or(result.proposal.unheard)} yet: {first} unlike anything heard "
+                    f"so far.{rest}")
         return "The tracks the model is least sure about, most unsure first."
 
 
@@ -571,10 +590,12 @@ def _escape(text: str) -> str:
 
 
 def _age(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
+    """How long ago, as coarsely as the status line is refreshed: "just now" rather than a count of
+    seconds that would be stale before it is read."""
+    if seconds < 60:
+        return "just now"
     if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
+        return f"{seconds / 60:.0f} min ago"
     if seconds < 172800:
-        return f"{seconds / 3600:.0f} h"
-    return f"{seconds / 86400:.0f} days"
+        return f"{seconds / 3600:.0f} h ago"
+    return f"{plural(round(seconds / 86400), 'day')} ago"

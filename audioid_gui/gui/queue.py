@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QSpinBox,
@@ -36,6 +37,10 @@ STRATEGY_TIPS = {
     "entropy": "Most spread-out probabilities over all classes",
 }
 COLUMNS = ("#", "Track", "Predicted", "Confidence", "Runner-up")
+TRACK_COLUMN, PREDICTED_COLUMN, CONFIDENCE_COLUMN, RUNNER_UP_COLUMN = 1, 2, 3, 4
+FITTED_COLUMNS = (PREDICTED_COLUMN, CONFIDENCE_COLUMN, RUNNER_UP_COLUMN)  # the Track column takes what is left
+COLUMN_PADDING = 20  # pixels beside a fitted column's widest text
+CONFIDENCE_MIN_WIDTH = 96  # the confidence bar stays long enough to compare rows by eye
 QUEUE_TITLE = "queue"  # the name of the queue when it is shown in the track table
 CONFIDENCE_ROLE = Qt.ItemDataRole.UserRole + 1
 EXPLORE_TIP = "No prediction: this track stands for a kind of sound nobody has labelled yet"
@@ -87,9 +92,18 @@ class QueueView(QWidget):
         self.note.setWordWrap(True)
         self.note.setTextFormat(Qt.TextFormat.RichText)
         self.note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.table = list_table(COLUMNS, stretch=1)
-        self.table.setItemDelegateForColumn(3, ConfidenceBar(self.table))
+        self.table = list_table(COLUMNS, stretch=TRACK_COLUMN)
+        self.table.setItemDelegateForColumn(CONFIDENCE_COLUMN, ConfidenceBar(self.table))
+        # One line a track; a long name keeps its start and its end (a series' number, the format).
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        for column in FITTED_COLUMNS:
+            self.table.horizontalHeader().setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
         self.table.cellDoubleClicked.connect(lambda row, _column: self.play_from(row))
+        # A click on these leaves the keyboard with the track table, where the class keys label
+        # (a combo with the focus would take them for a search of its items); Tab still reaches them.
+        for widget in (self.strategy, self.diverse, self.start):
+            widget.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Rank by"))
         controls.addWidget(self.strategy)
@@ -115,16 +129,31 @@ class QueueView(QWidget):
                      f"{e.runner_up} {e.runner_up_probability:.0%}" if e.runner_up else "")
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                if column == 0 or (column == 3 and not exploring):
+                if column == 0 or (column == CONFIDENCE_COLUMN and not exploring):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                if column == 3 and not exploring:
+                if column == CONFIDENCE_COLUMN and not exploring:
                     item.setData(CONFIDENCE_ROLE, e.confidence)
-                if exploring and column in (2, 3):
+                if exploring and column in (PREDICTED_COLUMN, CONFIDENCE_COLUMN):
                     item.setForeground(QColor("gray"))
                     item.setToolTip(EXPLORE_TIP)
+                if column == TRACK_COLUMN:
+                    item.setToolTip(text)  # the whole name, when the column elides it
                 self.table.setItem(row, column, item)
+        self._fit_columns()
         self.set_note(note)
         self.start.setEnabled(bool(self.entries))
+
+    def _fit_columns(self) -> None:
+        """Prediction, confidence and runner-up as wide as their widest text, with room to breathe:
+        the Track column's stretching must not squeeze what the model says about each track."""
+        header, metrics = self.table.horizontalHeader(), self.table.fontMetrics()
+        for column in FITTED_COLUMNS:
+            texts = (self.table.item(row, column).text() for row in range(self.table.rowCount()))
+            widths = [metrics.horizontalAdvance(t) + COLUMN_PADDING for t in texts]
+            width = max([header.sectionSizeHint(column), *widths])
+            if column == CONFIDENCE_COLUMN:
+                width = max(width, CONFIDENCE_MIN_WIDTH)
+            header.resizeSection(column, width)
 
     def set_note(self, text: str) -> None:
         self.note.setText(text)

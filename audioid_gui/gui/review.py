@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
-from PySide6.QtCore import QSettings, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -29,9 +29,11 @@ from PySide6.QtWidgets import (
 
 from ..core.project import Project, ReviewRecord
 from ..core.review import ReviewError, ReviewReport, draw, open_review, pending, refined_playlists, report
+from ..core.wording import plural
 
 REFRESH_MS = 100
 PREDICTED_PREFIX = "predicted "
+CHART_TOP = 118  # % at the chart's top: room above a whisker that reaches 100 % for its count
 
 
 class ReviewPanel(QWidget):
@@ -87,6 +89,12 @@ class ReviewPanel(QWidget):
         self.min_confidence.setValue(90)
         self.min_confidence.setPrefix("model ≥ ")
         self.min_confidence.setSuffix(" %")
+        # A click on these leaves the keyboard where it was: the class keys answer the sample in the
+        # track table, which the window focuses when the sample is shown (a combo with the focus
+        # would take them for a search of its items).  Tab still reaches them.
+        for widget in (self.playlist, self.open_file, self.intended, self.draw_button, self.listen_button,
+                       self.export_button, self.refine_button):
+            widget.setFocusPolicy(Qt.FocusPolicy.TabFocus)
 
         top = QHBoxLayout()
         for widget in (QLabel("Playlist"), self.playlist, self.open_file, QLabel("should hold"), self.intended):
@@ -190,8 +198,8 @@ class ReviewPanel(QWidget):
             self.summary.setText(str(exc))
             return
         if len(drawn) < self.sample.value():
-            self.summary.setText(f"Only {len(drawn)} more tracks could be drawn: the sample now holds the whole "
-                                 "playlist.")
+            self.summary.setText(f"Only {plural(len(drawn), 'more track')} could be drawn: the sample now holds "
+                                 "the whole playlist.")
         self.refresh()
         self.listen()
 
@@ -244,7 +252,7 @@ class ReviewPanel(QWidget):
         parts = [f"{c.name} {c.ratio:.0%}" for c in r.classes if c.count]
         if r.wrong is not None:
             value, low, high = r.wrong
-            parts.append(f"about {value:,.0f} of {r.playlist_size:,} tracks are not {r.intended} "
+            parts.append(f"about {value:,.0f} of {plural(r.playlist_size, 'track')} are not {r.intended} "
                          f"({low:,.0f}–{high:,.0f})")
         if r.model_agreement is not None and r.model_agreement.total:
             parts.append(f"model agrees on {r.model_agreement.ratio:.0%}")
@@ -265,10 +273,15 @@ class ReviewPanel(QWidget):
         colors = [self.colors.get(b.name, "#9aa0a6") for b in bars]
         x = np.arange(len(bars))
         axes.bar(x, shares, color=colors, alpha=0.85, yerr=[low, high], capsize=4, ecolor="#333333")
+        # Each bar's count of answers sits just above its whisker, on a box of its own, so neither
+        # the whisker nor the bar's colour can hide it.
         for i, b in enumerate(bars):
-            axes.text(i, 2, f"{b.count}", ha="center", va="bottom", fontsize=8, color="white")
+            axes.annotate(f"{b.count:,}", (i, b.interval[1] * 100), xytext=(0, 3), textcoords="offset points",
+                          ha="center", va="bottom", fontsize=8, color="#333333",
+                          bbox=dict(boxstyle="round,pad=0.2", facecolor="white", edgecolor="#cccccc", linewidth=0.5))
         axes.set_xticks(x, [b.name for b in bars], fontsize=8)
-        axes.set_ylim(0, 100)
+        axes.set_yticks(range(0, 101, 20))
+        axes.set_ylim(0, CHART_TOP)
         axes.set_ylabel("% of answers (95 % interval)", fontsize=8)
         axes.tick_params(axis="y", labelsize=7)
         if len(r.groups):
