@@ -13,6 +13,7 @@ from audioid_gui.core.clustering import (
     ClusteringError,
     GuidedLabeling,
     LabelState,
+    TooFewTracks,
     class_groups,
     cluster_features,
     cluster_groups,
@@ -139,8 +140,9 @@ def test_too_few_or_identical_vectors_get_a_clear_message() -> None:
     with pytest.raises(ClusteringError, match="at least two tracks"):
         cluster_features(one)
     broken = FeatureTable(table.track_ids, table.paths, table.names, np.full_like(table.matrix, np.nan))
-    with pytest.raises(ClusteringError, match="at least two tracks.*3 more have broken values"):
+    with pytest.raises(ClusteringError, match="at least two tracks.*3 more have broken values") as too_few:
         cluster_features(broken)
+    assert isinstance(too_few.value, TooFewTracks) and (too_few.value.analysed, too_few.value.broken) == (0, 3)
     same = FeatureTable(table.track_ids, table.paths, table.names, np.ones_like(table.matrix))
     with pytest.raises(ClusteringError, match="identical"):
         cluster_features(same)
@@ -245,6 +247,31 @@ def test_a_declined_offer_splits_the_cluster() -> None:
     guided.decline(offer.ref)
     after = guided.propose(LabelState.of(clustering, labels, CLASSES))
     assert after.ref in clustering.children(offer.ref) and after.open_clusters == 3
+
+
+def test_labelling_the_sample_in_hand_never_moves_the_loop_to_another_cluster() -> None:
+    """Samples begun in several clusters of the same size (labels given before the loop started):
+    each key press must stay with the cluster the loop is on until its sample is heard, whatever
+    the sizes of the others come to be."""
+    table, truth = blobs(120, k=6)
+    clustering = cluster_features(table)
+    cut = clustering.cut(k=6)
+    row_of = {int(t): r for r, t in enumerate(clustering.track_ids)}
+    labels = {int(clustering.track_ids[c.rows[0]]): TrackLabel("Dialogue", "human") for c in cut}
+    guided = GuidedLabeling(clustering, roots=[c.ref for c in cut], sample_size=6)
+    visits: list[int] = []
+    while (proposal := guided.propose(LabelState.of(clustering, labels, CLASSES))).kind != "done":
+        assert cut[proposal.root].ref == proposal.ref and proposal.sample_goal == 6
+        if proposal.kind == "accept":
+            labels.update({t: TrackLabel(proposal.class_name, "cluster") for t in proposal.to_label})
+            continue
+        assert len(proposal.sample) == 6 - proposal.stats.heard_total
+        track = proposal.sample[0]
+        assert row_of[track] in cut[proposal.root].rows
+        labels[track] = TrackLabel("Dialogue", "human")
+        visits.append(proposal.root)
+    runs = [root for i, root in enumerate(visits) if i == 0 or visits[i - 1] != root]
+    assert sorted(runs) == list(range(6)) and len(visits) == 6 * 5, visits  # one run of five per cluster
 
 
 def test_accepting_a_cluster_in_a_project_is_one_undoable_step(demo_project: Path) -> None:

@@ -49,8 +49,11 @@ def test_dragging_the_cut_line_recuts_the_tree(window: MainWindow, demo_project:
     qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=canvas_point(window, left, low))
     assert panel.k.value() == 8 and panel.table.rowCount() == 8
     assert sum(int(panel.table.item(r, 1).text()) for r in range(8)) == 30
+    assert sorted(int(t.get_text()) for t in view.number_labels) == list(range(1, 9))
     panel.k.setValue(2)
     assert view.cut_k == 2 and panel.table.rowCount() == 2
+    panel.k.setValue(1)
+    assert panel.k.text() == "Cut into 1 cluster" and [t.get_text() for t in view.number_labels] == ["1"]
 
 
 def test_a_click_on_a_branch_shows_its_tracks(window: MainWindow, demo_project: Path, qtbot) -> None:
@@ -124,9 +127,39 @@ def test_guided_labeling_walks_the_demo_with_keys(window: MainWindow, demo_proje
     assert sum(1 for r in labels_in_file(demo_project) if r[2] == "cluster") == 12
 
 
-def test_a_project_without_features_says_so(window: MainWindow, tmp_path: Path, qtbot) -> None:
+def test_a_project_without_features_says_what_to_do(window: MainWindow, tmp_path: Path, qtbot) -> None:
+    """An empty project is where everyone starts: no failure, no "done", but what to do first."""
     assert window.open_project(tmp_path / "empty.audioid", create=True)
     if not window.clusters_dock.isVisible():
         qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: "at least two tracks" in window.clusters.summary.text(), timeout=10_000)
-    assert window.clusters.clustering is None and not window.clusters.guide_button.isEnabled()
+    panel = window.clusters
+    qtbot.waitUntil(lambda: "No analysed tracks yet" in panel.summary.text(), timeout=10_000)
+    assert "import a folder" in panel.summary.text() and "fail" not in panel.summary.text().lower()
+    assert panel.clustering is None and not panel.guide_button.isEnabled()
+    qtbot.keyClick(window, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    assert panel.guided is None and not window.act_guided.isChecked()
+    assert "Done" not in panel.guide_text.text() and "once there are some" in panel.guide_text.text()
+
+
+def test_the_tree_names_its_tracks_and_numbers_the_clusters_as_the_table_does(window: MainWindow,
+                                                                               demo_project: Path, qtbot) -> None:
+    window.resize(1280, 1000)
+    open_clusters(window, demo_project, qtbot)
+    panel, view = window.clusters, window.clusters.dendrogram
+    panel.splitter.setSizes([700, 300])
+    qtbot.waitUntil(lambda: bool(view.axes.get_xticklabels()[0].get_text()))
+    view.canvas.draw()
+    names = {tick.get_text(): x for tick, x in zip(view.axes.get_xticklabels(), view.axes.get_xticks())}
+    assert len(names) == 30 and "outro 01.mp3" in names and "outro 07 – …" in names
+    numbers = {int(t.get_text()): t.get_position()[0] for t in view.number_labels}
+    assert sorted(numbers) == [1, 2, 3]
+    for cluster in panel.clusters:  # each number stands over the leaves of its cluster's tracks
+        files = [Path(panel.clustering.features.paths[r]).name for r in cluster.rows]
+        xs = [x for name, x in names.items() if any(f.startswith(name.rstrip("…")) for f in files)]
+        assert len(xs) == len(files) and min(xs) <= numbers[cluster.number] <= max(xs)
+    x, y = view.branch_position(next(b.node for b in view.branches if b.is_leaf), 0.5)
+    qtbot.mouseMove(view.canvas, canvas_point(window, x, y))
+    qtbot.waitUntil(lambda: view.toolbar.locLabel.text().startswith("height "))
+    assert "outro " in view.toolbar.locLabel.text() and "(x, y)" not in view.toolbar.locLabel.text()
+    panel.splitter.setSizes([120, 880])  # too short for names: the tree keeps the room
+    qtbot.waitUntil(lambda: not any(t.get_text() for t in view.axes.get_xticklabels()))

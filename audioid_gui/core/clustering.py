@@ -17,8 +17,9 @@ the tree of the micro-cluster named before it.  Track sets are given as *rows*: 
 Guided labeling follows Hierarchical Cluster Guided Labeling (Wigness, Draper & Beveridge, CVPR
 2015): listen to a random sample of the largest cluster not yet settled; if the sample agrees, offer
 to label the whole cluster; if it disagrees, descend into its children, whose samples are already
-partly heard.  The proposal is derived from the
-labels in the project each time, so the loop survives undo, a restart, and labels given elsewhere.
+partly heard.  The proposal is derived from the labels in the project each time, so the loop
+survives undo, a restart, and labels given elsewhere; its order is chosen so that labelling the
+sample in hand never moves it to another cluster.
 """
 from __future__ import annotations
 
@@ -50,6 +51,18 @@ class ClusteringError(ValueError):
     """The features cannot be clustered; the message says why and what to do."""
 
 
+class TooFewTracks(ClusteringError):
+    """Fewer than two tracks have usable features: a project still being filled, not a fault."""
+
+    def __init__(self, analysed: int, broken: int) -> None:
+        extra = f" ({broken:,} more have broken values)" if broken else ""
+        super().__init__(
+            f"Clustering needs at least two tracks with features; this project has {analysed}{extra}. "
+            "Import a folder and let the feature extraction finish first."
+        )
+        self.analysed, self.broken = analysed, broken
+
+
 # -- features -------------------------------------------------------------------------------------
 
 
@@ -76,12 +89,7 @@ def prepare(table: FeatureTable, pca: Optional[float] = None) -> PreparedFeature
     finite = np.isfinite(matrix).all(axis=1) if matrix.size else np.ones(len(matrix), dtype=bool)
     excluded = [p for p, ok in zip(table.paths, finite) if not ok]
     if int(finite.sum()) < 2:
-        have = int(finite.sum())
-        extra = f" ({len(excluded):,} more have broken values)" if excluded else ""
-        raise ClusteringError(
-            f"Clustering needs at least two tracks with features; this project has {have}{extra}. "
-            "Import a folder and let the feature extraction finish first."
-        )
+        raise TooFewTracks(int(finite.sum()), len(excluded))
     data = matrix[finite]
     std = data.std(axis=0)
     data = (data - data.mean(axis=0)) / np.where(std > 0, std, 1.0)
@@ -561,6 +569,8 @@ class Proposal:
     to_label: tuple[int, ...] = ()
     open_tracks: int = 0  # tracks not yet settled under the starting clusters
     open_clusters: int = 0
+    root: int = 0  # index of the starting cluster that ``ref`` lies in
+    sample_goal: int = 0  # tracks heard by ear the cluster needs before it can be offered whole
 
 
 @dataclass
@@ -583,11 +593,11 @@ class GuidedLabeling:
         self.declined.add(ref)
 
     def propose(self, labels: LabelState) -> Proposal:
-        best: Optional[tuple[tuple[int, int], Ref, np.ndarray, np.ndarray, int]] = None
+        best: Optional[tuple[tuple[int, int, int], Ref, int, np.ndarray, np.ndarray, int, int]] = None
         open_tracks = open_clusters = 0
-        stack = list(reversed(self.roots))
+        stack = [(ref, root) for root, ref in reversed(list(enumerate(self.roots)))]
         while stack:
-            ref = stack.pop()
+            ref, root = stack.pop()
             rows = self.clustering.rows(ref)
             unsettled = int(np.count_nonzero(~labels.settled[rows]))
             if not unsettled:
@@ -595,39 +605,45 @@ class GuidedLabeling:
             heard = labels.heard[rows]
             counts = np.bincount(heard[heard >= 0], minlength=len(labels.classes))
             n_heard, top = int(counts.sum()), int(counts.max(initial=0))
-            # A unanimous sample of k is enough; a split one must be twice as large to carry a
-            # majority of at least ``threshold``: 5 of 6 is too easily a half-and-half cluster.
-            unanimous = top == n_heard
-            need = max(0, min(self.sample_size * (1 if unanimous else 2), len(rows)) - n_heard)
+            goal = self._sample_goal(len(rows), unanimous=top == n_heard)
+            need = max(0, goal - n_heard)
             hopeless = n_heard > 0 and (top + need) < self.threshold * (n_heard + need)
             if ref in self.declined or hopeless:
                 children = self.clustering.children(ref)
                 if children:
-                    stack.extend(reversed(children))
+                    stack.extend((child, root) for child in reversed(children))
                     continue
             open_tracks += unsettled
             open_clusters += 1
-            # First decide the clusters whose sample is complete, then finish samples begun, then
-            # start on the largest cluster nobody has listened to.
-            priority = (0 if not need else 1 if n_heard else 2, -unsettled)
+            # First offer the clusters whose sample is complete, then go on with the begun sample
+            # that has the most tracks heard, then start on the largest cluster nobody has heard.
+            # Labelling the sample in hand only adds to its heard count, so it stays first: a key
+            # press never moves the loop to another cluster before the sample is done.
+            priority = (0 if not need else 1 if n_heard else 2, -n_heard, -unsettled)
             if best is None or priority < best[0]:
-                best = (priority, ref, rows, counts, need)
+                best = (priority, ref, root, rows, counts, goal, need)
         if best is None:
             return Proposal("done")
-        _, ref, rows, counts, need = best
+        _, ref, root, rows, counts, goal, need = best
         stats = cluster_stats(rows, labels)
         track_ids = self.clustering.track_ids
+        common = dict(open_tracks=open_tracks, open_clusters=open_clusters, root=root, sample_goal=goal)
         if need:
             order = np.random.default_rng([self.seed, *ref]).permutation(rows)
             sample = order[labels.heard[order] < 0][:need]
-            return Proposal("listen", ref, stats, sample=tuple(track_ids[sample].tolist()),
-                            open_tracks=open_tracks, open_clusters=open_clusters)
+            return Proposal("listen", ref, stats, sample=tuple(track_ids[sample].tolist()), **common)
         return Proposal(
             "accept", ref, stats,
             class_name=labels.classes[int(np.argmax(counts))],
             to_label=tuple(track_ids[rows[~labels.settled[rows]]].tolist()),
-            open_tracks=open_tracks, open_clusters=open_clusters,
+            **common,
         )
+
+    def _sample_goal(self, size: int, unanimous: bool) -> int:
+        """How many tracks of a cluster must be heard before it may be offered whole.  A unanimous
+        sample of k is enough; a split one must be twice as large to carry a majority of at least
+        ``threshold``: 5 of 6 is too easily a half-and-half cluster."""
+        return min(self.sample_size * (1 if unanimous else 2), size)
 
 
 # -- playlists ------------------------------------------------------------------------------------

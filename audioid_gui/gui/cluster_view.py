@@ -43,6 +43,7 @@ from ..core.clustering import (
     LabelState,
     Proposal,
     Ref,
+    TooFewTracks,
     class_groups,
     cluster_features,
     cluster_groups,
@@ -53,6 +54,7 @@ from ..core.clustering import (
 from ..core.features import VERSION
 from ..core.project import Project
 from ..core.tasks import CancelToken, ProgressCallback
+from ..core.wording import plural
 from .dendrogram import DendrogramView
 from .job_status import JobStatus
 from .widgets import list_table
@@ -60,6 +62,10 @@ from .workers import Job
 
 LABEL_REFRESH_MS = 300  # after the last label change; a burst of key presses refreshes once
 COLUMNS = ("#", "Tracks", "Heard", "Majority", "Purity (95 % interval)", "Labelled")
+GUIDE_INTRO = ("Listen to a few tracks of each cluster; label whole clusters whose sample agrees. "
+               "Uses the clusters of the current cut.")
+GUIDE_WIDTH = 420  # the guided-labeling box beside the cluster table
+TREE_AND_TABLE = (6, 5)  # how the panel's height is shared between the tree and the cluster table
 
 
 class ClusterPanel(QWidget):
@@ -97,6 +103,16 @@ class ClusterPanel(QWidget):
         self.cluster_button = QPushButton("Cluster")
         self.cluster_button.setToolTip("Cluster every track with features (Ctrl+Shift+C)")
         self.cluster_button.clicked.connect(self.recluster)
+        self.k = QSpinBox()
+        self.k.setRange(1, 2000)
+        self.k.setPrefix("Cut into ")
+        self.k.valueChanged.connect(self._k_changed)
+        self.k.valueChanged.connect(self._name_k)
+        self.export_button = QPushButton("Export Playlists")
+        export_menu = QMenu(self.export_button)
+        export_menu.addAction("One Playlist per Cluster…", lambda: self.export_dialog(by_class=False))
+        export_menu.addAction("One Playlist per Class…", lambda: self.export_dialog(by_class=True))
+        self.export_button.setMenu(export_menu)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         controls = QHBoxLayout()
@@ -107,44 +123,37 @@ class ClusterPanel(QWidget):
         controls.addWidget(self.variance_button)
         controls.addWidget(self.cluster_button)
         controls.addWidget(self.summary, 1)
+        controls.addWidget(self.k)
+        controls.addWidget(self.export_button)
 
         self.dendrogram = DendrogramView()
         self.dendrogram.cut_changed.connect(self._cut_dragged)
         self.dendrogram.branch_clicked.connect(self._branch_clicked)
         self.dendrogram.branch_menu.connect(self._open_menu)
 
-        self.k = QSpinBox()
-        self.k.setRange(1, 2000)
-        self.k.setPrefix("Cut into ")
-        self.k.setSuffix(" clusters")
-        self.k.valueChanged.connect(self._k_changed)
-        self.export_button = QPushButton("Export Playlists")
-        export_menu = QMenu(self.export_button)
-        export_menu.addAction("One Playlist per Cluster…", lambda: self.export_dialog(by_class=False))
-        export_menu.addAction("One Playlist per Class…", lambda: self.export_dialog(by_class=True))
-        self.export_button.setMenu(export_menu)
         self.table = list_table(COLUMNS, stretch=2)
-        self.table.setMinimumHeight(110)  # a few clusters stay visible beside the guided-labeling box
+        # Rows as tall as a line of text: ten clusters fit where Qt's default row shows six.
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
+        self.table.setMinimumHeight(90)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._table_menu)
         self.table.itemSelectionChanged.connect(self._row_selected)
 
         self.guide_box = self._build_guide_box()
-        cut_row = QHBoxLayout()
-        cut_row.addWidget(self.k)
-        cut_row.addStretch(1)
-        cut_row.addWidget(self.export_button)
-        side = QWidget()
-        side_layout = QVBoxLayout(side)
-        side_layout.setContentsMargins(0, 0, 0, 0)
-        side_layout.addLayout(cut_row)
-        side_layout.addWidget(self.table, 1)
-        side_layout.addWidget(self.guide_box)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.guide_box.setFixedWidth(GUIDE_WIDTH)
+        below = QWidget()
+        below_layout = QHBoxLayout(below)
+        below_layout.setContentsMargins(0, 0, 0, 0)
+        below_layout.addWidget(self.table, 1)
+        below_layout.addWidget(self.guide_box)
+        # The tree above, the clusters below: the tree needs the height to be read, the table
+        # only a line per cluster.
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(self.dendrogram)
-        self.splitter.addWidget(side)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter.addWidget(below)
+        for index, share in enumerate(TREE_AND_TABLE):
+            self.splitter.setStretchFactor(index, share)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(controls)
@@ -153,6 +162,7 @@ class ClusterPanel(QWidget):
         self._refresh_timer = QTimer(self, singleShot=True, interval=LABEL_REFRESH_MS)
         self._refresh_timer.timeout.connect(self.refresh_labels)
         self._restore_settings()
+        self._name_k(self.k.value())
         self._show_state()
 
     def _build_guide_box(self) -> QGroupBox:
@@ -172,9 +182,9 @@ class ClusterPanel(QWidget):
         self.guide_button = QPushButton("Start")
         self.guide_button.setCheckable(True)
         self.guide_button.toggled.connect(self._guide_toggled)
-        self.guide_text = QLabel("Listen to a few tracks of each cluster; label whole clusters whose "
-                                 "sample agrees. Uses the clusters of the current cut.")
+        self.guide_text = QLabel(GUIDE_INTRO)
         self.guide_text.setWordWrap(True)
+        self.guide_text.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.guide_text.setTextFormat(Qt.TextFormat.RichText)
         self.accept_button = QPushButton("Label Cluster")
         self.accept_button.setToolTip("Label the undecided tracks of this cluster (Ctrl+Return)")
@@ -186,14 +196,14 @@ class ClusterPanel(QWidget):
         row.addWidget(self.sample_size)
         row.addWidget(self.threshold)
         row.addStretch(1)
-        row.addWidget(self.guide_button)
         answer = QHBoxLayout()
+        answer.addWidget(self.guide_button)
         answer.addStretch(1)
         answer.addWidget(self.decline_button)
         answer.addWidget(self.accept_button)
         layout = QVBoxLayout(box)
         layout.addLayout(row)
-        layout.addWidget(self.guide_text)
+        layout.addWidget(self.guide_text, 1)
         layout.addLayout(answer)
         return box
 
@@ -206,6 +216,7 @@ class ClusterPanel(QWidget):
         self.clustering = self.labels = None
         self.clusters = []
         self.stop_guided()
+        self.guide_text.setText(GUIDE_INTRO)
         self.dendrogram.set_clustering(None, None, colors, self.k.value())
         self.summary.setText("")
         self._fill_table()
@@ -216,10 +227,11 @@ class ClusterPanel(QWidget):
         self.refresh_labels()
 
     def features_changed(self) -> None:
-        """New features arrived (a scan ended): cluster again if the panel is in use."""
-        if self.clustering is not None and self.isVisible():
+        """New features arrived (a scan ended): cluster again now if the panel is in view, else
+        when it is shown."""
+        if self.isVisible():
             self.recluster()
-        elif self.clustering is not None:
+        else:
             self._stale = True
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
@@ -237,11 +249,17 @@ class ClusterPanel(QWidget):
         method = self.method.currentText()
         pca = self.pca.value() / 100 if self.use_pca.isChecked() else None
 
-        def task(progress: ProgressCallback, cancel: CancelToken) -> tuple[Clustering, float]:
+        def task(progress: ProgressCallback, cancel: CancelToken) -> tuple[Clustering | TooFewTracks, float]:
+            """Too few analysed tracks is where every project starts, not a failure: it comes back
+            as the result, for the panel to say what to do."""
             started = time.perf_counter()
             with Project(project_path) as worker_project:
                 table = worker_project.feature_table(VERSION)
-            return cluster_features(table, method, pca, progress=progress, cancel=cancel), time.perf_counter() - started
+            try:
+                clustering = cluster_features(table, method, pca, progress=progress, cancel=cancel)
+            except TooFewTracks as exc:
+                return exc, 0.0
+            return clustering, time.perf_counter() - started
 
         self._job = Job("Clustering", task)
         self._job.succeeded.connect(self._clustered)
@@ -264,15 +282,18 @@ class ClusterPanel(QWidget):
         self._job = None
         self._show_state()
 
-    def _clustered(self, result: tuple[Clustering, float]) -> None:
+    def _clustered(self, result: tuple[Clustering | TooFewTracks, float]) -> None:
         if self.sender() is not self._job or self.project is None:
             return
         clustering, seconds = result
         self.stop_guided()
+        if isinstance(clustering, TooFewTracks):
+            self._show_too_few(clustering)
+            return
         self.clustering = clustering
         prepared = clustering.features
         reduced = f", PCA {prepared.components} dims" if prepared.components else ""
-        text = (f"{clustering.method.capitalize()} · {len(clustering):,} tracks{reduced}"
+        text = (f"{clustering.method.capitalize()} · {plural(len(clustering), 'track')}{reduced}"
                 f"{' (via micro-clusters)' if clustering.micro else ''} · {seconds:.1f} s")
         if prepared.excluded:
             text += f" · <span style='color:#c0392b'>{len(prepared.excluded):,} left out: broken features</span>"
@@ -282,7 +303,27 @@ class ClusterPanel(QWidget):
         self.clusters = clustering.cut(k=self.k.value())
         self.dendrogram.set_clustering(clustering, self.labels, self.colors, len(self.clusters))
         self._fill_table()
+        self.guide_text.setText(GUIDE_INTRO)
         self._show_state()
+
+    def _show_too_few(self, reason: TooFewTracks) -> None:
+        """Say what to do to get clusters, where there is nothing yet to cluster."""
+        self.clustering = self.labels = None
+        self.clusters = []
+        self._fill_table()
+        if reason.analysed == 0:
+            head = "No analysed tracks yet"
+            text = f"{head}: import a folder (Ctrl+Shift+O) and let the feature extraction finish."
+        else:
+            head = f"Only {plural(reason.analysed, 'analysed track')}"
+            text = (f"{head} so far; clustering needs two or more. Import more tracks, or let the "
+                    "feature extraction finish.")
+        if reason.broken:
+            text += f" {plural(reason.broken, 'track')} with broken features left out."
+        self.summary.setText(text + " The clusters appear here then.")
+        self.dendrogram.set_clustering(None, None, self.colors, self.k.value())
+        self.dendrogram.show_message(head)
+        self.guide_text.setText("Guided labeling starts from the clusters, once there are some.")
 
     def _cluster_failed(self, message: str) -> None:
         if self.sender() is not self._job:
@@ -345,6 +386,10 @@ class ClusterPanel(QWidget):
         self.dendrogram.set_cut(len(self.clusters))
         self._fill_table()
 
+    def _name_k(self, k: int) -> None:
+        """"Cut into 1 cluster", "Cut into 2 clusters"."""
+        self.k.setSuffix(" cluster" if k == 1 else " clusters")
+
     def _cut_dragged(self, k: int) -> None:
         self.k.setValue(k)
 
@@ -356,6 +401,8 @@ class ClusterPanel(QWidget):
         self.k.blockSignals(True)
         self.k.setValue(min(len(self.clusters), self.k.maximum()))
         self.k.blockSignals(False)
+        self._name_k(self.k.value())
+        self.dendrogram.set_cut(len(self.clusters), self.clusters)
         self._fill_table()
         self._select_row(number - 1)
 
@@ -406,7 +453,7 @@ class ClusterPanel(QWidget):
         self.table.clearSelection()
         self.dendrogram.select(ref[0])
         assert self.clustering is not None
-        self._show(f"branch of {self.clustering.size(ref):,} tracks", self.clustering.rows(ref))
+        self._show(f"branch of {plural(self.clustering.size(ref), 'track')}", self.clustering.rows(ref))
 
     def _show(self, title: str, rows: np.ndarray, play: bool = False) -> None:
         assert self.clustering is not None
@@ -433,7 +480,7 @@ class ClusterPanel(QWidget):
         menu = QMenu(self)
         menu.addAction(f"Play a Random Sample of {min(self.sample_size.value(), len(rows))}",
                        lambda: self.play_sample(rows))
-        label_menu = menu.addMenu(f"Label These {len(rows):,} Tracks As")
+        label_menu = menu.addMenu(f"Label These {plural(len(rows), 'Track')} As")
         for c in self.project.classes():
             label_menu.addAction(c.name, lambda name=c.name: self.label_rows(rows, name))
         menu.addAction("Export as Playlist…", lambda: self.export_one(ref, rows))
@@ -494,7 +541,7 @@ class ClusterPanel(QWidget):
             self.summary.setText(f"<span style='color:#c0392b'>Playlists not written: {exc.strerror or exc}</span>")
             return
         where = written[0].parent if written else ""
-        self.summary.setText(f"Wrote {len(written)} playlist{'s' if len(written) != 1 else ''} to {where}")
+        self.summary.setText(f"Wrote {plural(len(written), 'playlist')} to {where}")
 
     def _export_dir(self) -> str:
         return self.settings.value("clusterExportDir", str(Path.home()), str)
@@ -517,7 +564,7 @@ class ClusterPanel(QWidget):
         self.guide_button.setChecked(True)
         self.guide_button.setText("Stop")
         self.save_settings()
-        self._update_guided()
+        self.refresh_labels()  # the labels of the last moment, not those of the last refresh
 
     def stop_guided(self) -> None:
         self.guided = self.proposal = None
@@ -532,17 +579,20 @@ class ClusterPanel(QWidget):
             return
         p = self.proposal = self.guided.propose(self.labels)
         self._highlight(p.ref)
-        where = f"{p.open_clusters:,} clusters with {p.open_tracks:,} undecided tracks left"
         if p.kind == "done":
             self.stop_guided()
-            self.guide_text.setText("<b>Done:</b> every track of these clusters is labelled.")
+            total = sum(len(c.rows) for c in self.clusters)
+            self.guide_text.setText(f"<b>Done:</b> all {plural(total, 'track')} of "
+                                    f"{plural(len(self.clusters), 'cluster')} are labelled.")
             return
         assert p.stats is not None
         heard = ", ".join(f"{n} {name}" for name, n in p.stats.heard.items()) or "nothing yet"
+        where = (f"{plural(p.open_clusters, 'cluster')} with "
+                 f"{plural(p.open_tracks, 'undecided track')} to go")
         if p.kind == "listen":
             self.guide_text.setText(
-                f"<b>Listen</b> to {len(p.sample)} track{'s' if len(p.sample) != 1 else ''} of a cluster of "
-                f"{p.stats.size:,} and label each with its key. Heard so far: {heard}.<br>"
+                f"{self._position(p)} · {len(p.sample)} of {plural(p.sample_goal, 'sample track')} left<br>"
+                f"<b>Listen</b> and label each with its key. Heard so far: {heard}.<br>"
                 f"<span style='color:gray'>{where}</span>")
             if not set(p.sample) <= self._shown_sample:  # a new sample: show it and play the first
                 self._shown_sample = set(p.sample)
@@ -550,11 +600,21 @@ class ClusterPanel(QWidget):
         else:
             low, _ = p.stats.interval or (0.0, 1.0)
             self.guide_text.setText(
-                f"<b>The sample agrees:</b> {heard} (purity at least {low:.0%}, 95 % interval).<br>"
-                f"Label the other {len(p.to_label):,} tracks of this cluster <b>{p.class_name}</b>?<br>"
+                f"{self._position(p)} · sample complete<br>"
+                f"<b>The sample agrees:</b> {heard} (purity at least {low:.0%}, 95 % interval). "
+                f"Label its other {plural(len(p.to_label), 'track')} <b>{p.class_name}</b>?<br>"
                 f"<span style='color:gray'>{where}</span>")
-            self.accept_button.setText(f"Label {len(p.to_label):,} as {p.class_name}")
+            self.accept_button.setText(f"Label {plural(len(p.to_label), 'Track')} as {p.class_name}")
         self._show_state()
+
+    def _position(self, p: Proposal) -> str:
+        """Which cluster of the cut the loop is on, by its number in the table, and which part of
+        it once the loop has looked inside."""
+        cluster = self.clusters[p.root]
+        text = f"<b>Cluster {cluster.number} of {len(self.clusters)}</b>"
+        if p.ref != cluster.ref and p.stats is not None:
+            text += f" (a branch of {p.stats.size:,} of its {plural(len(cluster.rows), 'track')})"
+        return text
 
     def _highlight(self, ref: Optional[Ref]) -> None:
         """Mark the cluster the guided loop is on, in the dendrogram and in the table."""
@@ -607,6 +667,8 @@ class ClusterPanel(QWidget):
         self.sample_size.setValue(self.settings.value("guidedSample", 8, int))
         self.threshold.setValue(self.settings.value("guidedThreshold", 90, int))
         self.dendrogram.shown.setValue(self.settings.value("dendrogramShown", 40, int))
+        if not self.splitter.restoreState(self.settings.value("clusterSplitter", b"")):
+            self.splitter.setSizes([share * 100 for share in TREE_AND_TABLE])
 
     def save_settings(self) -> None:
         self.settings.setValue("clusterMethod", self.method.currentText())
@@ -616,3 +678,4 @@ class ClusterPanel(QWidget):
         self.settings.setValue("guidedSample", self.sample_size.value())
         self.settings.setValue("guidedThreshold", int(self.threshold.value()))
         self.settings.setValue("dendrogramShown", self.dendrogram.shown.value())
+        self.settings.setValue("clusterSplitter", self.splitter.saveState())

@@ -1,14 +1,16 @@
 """The dendrogram: the top of the cluster tree on a matplotlib canvas, with a cut line to drag.
 
 Branches are coloured by the majority class of the labels given by ear beneath them (grey where
-nobody has listened yet), leaves show how many tracks they hold.  Click a branch to select its
-tracks, right-click it for the cluster commands, drag the dashed line to cut the tree into more or
-fewer clusters; the toolbar zooms and pans, the mouse wheel zooms across.
+nobody has listened yet); a leaf is named by its track, or says how many tracks it holds; the
+clusters of the current cut carry the numbers the cluster table lists them by.  Click a branch to
+select its tracks, right-click it for the cluster commands, drag the dashed line to cut the tree
+into more or fewer clusters; the toolbar zooms and pans, the mouse wheel zooms across.
 """
 from __future__ import annotations
 
 import warnings
-from typing import Optional
+from pathlib import Path
+from typing import Optional, Sequence
 
 import numpy as np
 from matplotlib.backend_bases import MouseButton, MouseEvent
@@ -19,13 +21,17 @@ from PySide6.QtCore import QPoint, Signal
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from ..core.clustering import Branch, Clustering, LabelState, Ref, dendrogram_branches
+from ..core.clustering import Branch, Cluster, Clustering, LabelState, Ref, dendrogram_branches
+from ..core.wording import plural
 
 UNHEARD = "#9aa0a6"
 # While a dock is being laid out the canvas can be momentarily tiny; matplotlib then skips the
 # layout for that frame and says so.  The next paint lays it out again.
 warnings.filterwarnings("ignore", message="constrained_layout not applied", category=UserWarning)
 GRAB_PIXELS = 6  # how close to the cut line a press must be to drag it
+LEAF_NAME_CHARS = 12  # a track's file name under its leaf is cut to this many characters
+NAMED_LEAVES_MIN_HEIGHT = 220  # a shorter canvas drops the leaf names, which would flatten the tree
+CUT_RED = "#c0392b"
 
 
 class DendrogramView(QWidget):
@@ -37,7 +43,7 @@ class DendrogramView(QWidget):
         super().__init__(parent)
         self.figure = Figure(figsize=(6, 3), layout="constrained")
         self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setMinimumSize(240, 180)
+        self.canvas.setMinimumSize(240, 100)
         self.axes = self.figure.add_subplot()
         self.toolbar = NavigationToolbar2QT(self.canvas, self)
         self.toolbar.setIconSize(self.toolbar.iconSize() * 0.8)
@@ -54,26 +60,30 @@ class DendrogramView(QWidget):
         controls.setContentsMargins(0, 0, 0, 0)
         controls.addWidget(self.toolbar)
         controls.addStretch(1)
+        controls.addWidget(self.hint)
         controls.addWidget(self.shown)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(controls)
         layout.addWidget(self.canvas, 1)
-        layout.addWidget(self.hint)
 
         self.clustering: Optional[Clustering] = None
         self.labels: Optional[LabelState] = None
         self.colors: dict[str, str] = {}
         self.branches: list[Branch] = []
         self.cut_k = 3
+        self.cut_clusters: list[Cluster] = []
         self.selected: Optional[int] = None
         self._dragging = False
         self._cut_line = None
         self._cut_text = None
+        self.number_labels: list = []  # the text artists that number the clusters of the cut
+        self._leaves_named = False
         self.canvas.mpl_connect("button_press_event", self._pressed)
         self.canvas.mpl_connect("motion_notify_event", self._moved)
         self.canvas.mpl_connect("button_release_event", self._released)
         self.canvas.mpl_connect("scroll_event", self._scrolled)
+        self.canvas.mpl_connect("resize_event", self._resized)
         self.show_message("No clustering yet")
 
     # -- content --------------------------------------------------------------------------------
@@ -81,17 +91,27 @@ class DendrogramView(QWidget):
     def set_clustering(self, clustering: Optional[Clustering], labels: Optional[LabelState],
                        colors: dict[str, str], cut_k: int) -> None:
         self.clustering, self.labels, self.colors = clustering, labels, colors
-        self.cut_k, self.selected = cut_k, None
+        self.selected = None
+        self._take_cut(cut_k, ())
         self.redraw()
 
     def set_labels(self, labels: LabelState) -> None:
         self.labels = labels
         self.redraw(keep_view=True)
 
-    def set_cut(self, k: int) -> None:
-        self.cut_k = k
+    def set_cut(self, k: int, clusters: Sequence[Cluster] = ()) -> None:
+        """Cut into k clusters; ``clusters`` are the numbered clusters to mark when they are not
+        simply the cut into k (after a split)."""
+        self._take_cut(k, clusters)
         self._place_cut_line()
         self.canvas.draw_idle()
+
+    def _take_cut(self, k: int, clusters: Sequence[Cluster]) -> None:
+        self.cut_k = k
+        if clusters or self.clustering is None:
+            self.cut_clusters = list(clusters)
+        else:
+            self.cut_clusters = self.clustering.cut(k=k)
 
     def select(self, node: Optional[int]) -> None:
         """Highlight the branch of this top-tree node (None: no highlight)."""
@@ -99,11 +119,13 @@ class DendrogramView(QWidget):
         self.redraw(keep_view=True)
 
     def show_message(self, text: str) -> None:
-        """An empty plot with one line of text: no clustering yet, or why it failed."""
+        """An empty plot with a short text: no clustering yet, or why there is none."""
         self.axes.clear()
         self.axes.set_axis_off()
-        self.axes.text(0.5, 0.5, text, ha="center", va="center", color=UNHEARD, transform=self.axes.transAxes)
+        self.axes.text(0.5, 0.5, text, ha="center", va="center", color=UNHEARD, transform=self.axes.transAxes,
+                       wrap=True)
         self._cut_line = self._cut_text = None
+        self.number_labels = []
         self.canvas.draw_idle()
 
     def redraw(self, keep_view: bool = False) -> None:
@@ -122,10 +144,13 @@ class DendrogramView(QWidget):
             widths.append(3.2 if branch.node == self.selected else 1.4)
         ax.add_collection(LineCollection(segments, colors=colors, linewidths=widths, capstyle="round"))
         leaves = sorted((b for b in self.branches if b.is_leaf), key=lambda b: b.x)
+        self._leaves_named = self._room_for_names()
         ax.set_xticks([b.x for b in leaves])
-        ax.set_xticklabels([f"{self.clustering.size((b.node,)):,}" for b in leaves], rotation=90, fontsize=7)
+        ax.set_xticklabels([self._leaf_label(b.node) for b in leaves] if self._leaves_named else [],
+                           rotation=90, fontsize=7)
         ax.tick_params(axis="y", labelsize=7)
         ax.set_ylabel(f"{self.clustering.method} distance", fontsize=8)
+        ax.format_coord = self._describe_point
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
         top = max(b.top for b in self.branches) if self.branches else 1.0
@@ -134,12 +159,38 @@ class DendrogramView(QWidget):
         if limits is not None and limits[0] != (0.0, 1.0):
             ax.set_xlim(limits[0])
             ax.set_ylim(limits[1])
-        self._cut_line = ax.axhline(0, color="#c0392b", linestyle="--", linewidth=1.2)
+        self._cut_line = ax.axhline(0, color=CUT_RED, linestyle="--", linewidth=1.2)
         self._cut_text = ax.text(1.0, 0, "", transform=ax.get_yaxis_transform(), ha="right", va="bottom",
-                                 color="#c0392b", fontsize=8,
+                                 color=CUT_RED, fontsize=8,
                                  bbox=dict(facecolor="white", edgecolor="none", alpha=0.85, pad=1))
+        self.number_labels = []
         self._place_cut_line()
         self.canvas.draw_idle()
+
+    def _room_for_names(self) -> bool:
+        return self.canvas.height() >= NAMED_LEAVES_MIN_HEIGHT
+
+    def _resized(self, _event) -> None:
+        if self.clustering is not None and self._leaves_named != self._room_for_names():
+            self.redraw(keep_view=True)
+
+    def _node_name(self, node: int) -> str:
+        """A node of one track is named by its file; a node of many says how many."""
+        assert self.clustering is not None
+        rows = self.clustering.rows((node,))
+        if len(rows) > 1:
+            return plural(len(rows), "track")
+        return Path(self.clustering.features.paths[int(rows[0])]).name
+
+    def _leaf_label(self, node: int) -> str:
+        name = self._node_name(node)
+        return name if len(name) <= LEAF_NAME_CHARS else name[:LEAF_NAME_CHARS - 1] + "…"
+
+    def _describe_point(self, x: float, y: float) -> str:
+        """What the toolbar says under the mouse: the height, and the branch there if any."""
+        px, py = self.axes.transData.transform((x, y))
+        branch = self.branch_at(px, py)
+        return f"height {y:.3g}" + (f" · {self._node_name(branch.node)}" if branch is not None else "")
 
     def _branch_colors(self) -> list[str]:
         assert self.clustering is not None
@@ -167,9 +218,29 @@ class DendrogramView(QWidget):
         if self._cut_line is None or self.clustering is None:
             return
         height = self._cut_height(self.cut_k)
+        self._move_cut_line(height)
+        self._number_clusters(height)
+
+    def _move_cut_line(self, height: float) -> None:
         self._cut_line.set_ydata([height, height])
         self._cut_text.set_position((1.0, height))
-        self._cut_text.set_text(f"{self.cut_k} clusters ")
+        self._cut_text.set_text(f"{plural(self.cut_k, 'cluster')} ")
+
+    def _number_clusters(self, height: float) -> None:
+        """Put each cluster's table number on its branch, where the cut crosses it.  Clusters
+        below the drawn leaves, or inside a micro-cluster, have no branch of their own to carry it."""
+        for text in self.number_labels:
+            text.remove()
+        at = {b.node: b for b in self.branches}
+        self.number_labels = []
+        for cluster in self.cut_clusters:
+            branch = at.get(cluster.ref[0]) if len(cluster.ref) == 1 else None
+            if branch is None:
+                continue
+            y = min(max(height, branch.bottom), branch.top)
+            self.number_labels.append(self.axes.text(
+                branch.x, y, str(cluster.number), ha="center", va="center", fontsize=7, color=CUT_RED,
+                bbox=dict(boxstyle="round,pad=0.2", facecolor="white", edgecolor=CUT_RED, linewidth=0.8)))
 
     # -- mouse ----------------------------------------------------------------------------------
 
@@ -200,9 +271,9 @@ class DendrogramView(QWidget):
     def _moved(self, event: MouseEvent) -> None:
         if self._dragging and event.ydata is not None and self.clustering is not None:
             self.cut_k = self.clustering.clusters_for_height(max(event.ydata, 0.0))
-            self._cut_line.set_ydata([event.ydata, event.ydata])
-            self._cut_text.set_position((1.0, event.ydata))
-            self._cut_text.set_text(f"{self.cut_k} clusters ")
+            self._move_cut_line(event.ydata)
+            for text in self.number_labels:  # the numbers belong to the cut being replaced
+                text.set_visible(False)
             self.canvas.draw_idle()
 
     def _released(self, _event: MouseEvent) -> None:
