@@ -935,8 +935,9 @@ class MainWindow(QMainWindow):
         if self.project is None:
             return
         shown = [self.model.track_id(r) for r in range(self.model.rowCount())]
-        TagWriterDialog(self.project, shown, self).exec()
-        self.refresh_tracks()
+        dialog = TagWriterDialog(self.project, shown, self)
+        dialog.tags_written.connect(lambda _ids: self.refresh_tracks())  # the table and player follow at once
+        dialog.exec()
 
     def undo_tag_batch(self) -> None:
         if self.project is None:
