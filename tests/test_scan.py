@@ -55,7 +55,7 @@ def test_scan_extracts_every_good_file_and_lists_every_bad_one(messy_library: Pa
     project_file = tmp_path / "week1.audioid"
     sources = [str(messy_library), str(messy_library / "week1.m3u"), str(messy_library / "broken.m3u8")]
     first = run_cli("scan", *sources, "--project", str(project_file), "--workers", "2")
-    assert first.returncode == 0, first.stderr
+    assert first.returncode == 1, first.stderr  # some files failed: said in the exit code too
     assert f"{len(ALL_FORMATS) + 1} extracted, {len(BAD)} failed" in first.stdout
 
     errors = run_cli("errors", "--project", str(project_file)).stdout.splitlines()
@@ -149,7 +149,7 @@ def test_unreadable_file_is_reported(tmp_path: Path) -> None:
         cmd = [*user, sys.executable, "-m", "audioid_gui.cli"]
         done = subprocess.run([*cmd, "scan", str(shared), "--project", str(project), "--workers", "1"],
                               env=env, capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
+        assert done.returncode == 1, done.stderr
         assert "1 extracted, 1 failed" in done.stdout
         errors = subprocess.run([*cmd, "errors", "--project", str(project)], env=env, capture_output=True, text=True)
         assert "locked.wav\topen\tpermission denied" in errors.stdout
