@@ -162,3 +162,21 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
         [sys.executable, "-m", "audioid_gui.cli", *args],
         cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
     )
+
+
+def labelled_clips(tmp_path: Path) -> tuple[Path, Path]:
+    """Three demo clips analysed in a new project, the first labelled Music and the second
+    Dialogue: the smallest project a tag write has something to do in.  Returns (project, folder)."""
+    from audioid_gui.core.extraction import scan
+    from audioid_gui.core.project import Project
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for name in ("outro 01.mp3", "outro 02.ogg", "outro 03.mp3"):
+        shutil.copy(REPO / "resources" / "demo" / name, folder / name)
+    project_file = tmp_path / "t.audioid"
+    with Project(project_file) as project:
+        scan(project, [folder], workers=1)
+        project.set_label(project.track_id(folder / "outro 01.mp3"), "Music")
+        project.set_label(project.track_id(folder / "outro 02.ogg"), "Dialogue")
+    return project_file, folder

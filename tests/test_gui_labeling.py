@@ -347,22 +347,12 @@ def test_a_panel_opens_with_room_to_work(window: MainWindow, demo_project: Path,
 
 def test_undoing_a_tag_batch_says_how_many_files_and_updates_the_player(window: MainWindow, tmp_path: Path, qtbot,
                                                                         monkeypatch) -> None:
-    import shutil
-
-    from audioid_gui.core.extraction import scan
     from audioid_gui.core.tags import apply, plan
 
-    from .conftest import REPO
+    from .conftest import labelled_clips
 
-    folder = tmp_path / "clips"
-    folder.mkdir()
-    for name in ("outro 01.mp3", "outro 02.ogg", "outro 03.mp3"):
-        shutil.copy(REPO / "resources" / "demo" / name, folder / name)
-    project_file = tmp_path / "t.audioid"
+    project_file, folder = labelled_clips(tmp_path)
     with Project(project_file) as project:
-        scan(project, [folder], workers=1)
-        project.set_label(project.track_id(folder / "outro 01.mp3"), "Music")
-        project.set_label(project.track_id(folder / "outro 02.ogg"), "Dialogue")
         assert apply(project, plan(project)).written == 2
     window.open_project(project_file)
     assert window.player.track.name == "outro 01.mp3"

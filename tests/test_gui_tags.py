@@ -13,19 +13,11 @@ from audioid_gui.core.tags import read_tags
 from audioid_gui.gui.main_window import MainWindow
 from audioid_gui.gui.tag_writer import TagWriterDialog
 
-from .conftest import REPO
+from .conftest import REPO, labelled_clips
 
 
 def test_preview_write_and_undo(window: MainWindow, tmp_path: Path, qtbot, monkeypatch) -> None:
-    folder = tmp_path / "clips"
-    folder.mkdir()
-    for name in ("outro 01.mp3", "outro 02.ogg", "outro 03.mp3"):
-        shutil.copy(REPO / "resources" / "demo" / name, folder / name)
-    project_file = tmp_path / "t.audioid"
-    with Project(project_file) as project:
-        scan(project, [folder], workers=1)
-        project.set_label(project.track_id(folder / "outro 01.mp3"), "Music")
-        project.set_label(project.track_id(folder / "outro 02.ogg"), "Dialogue")
+    project_file, folder = labelled_clips(tmp_path)
     assert window.open_project(project_file)
     labelled = {window.project.track_id(folder / name) for name in ("outro 01.mp3", "outro 02.ogg")}
     dialog = TagWriterDialog(window.project, [], window)
