@@ -26,8 +26,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .audio import AnalysedSegment, AudioError, AudioInfo, DecodedSegment, SegmentSpec, probe, read_segment
-from .features import VERSION, FeatureError, FeatureExtractor
+from .audio import TARGET_SR, AnalysedSegment, AudioError, AudioInfo, DecodedSegment, SegmentSpec, probe, read_segment
+from .features import MIN_SECONDS, VERSION, FeatureError, FeatureExtractor
 from .library import FileIdentity, identity
 from .project import ImportReport, Project, TrackRef
 from .tasks import CancelToken, ItemError, Progress, ProgressCallback, report
@@ -163,9 +163,21 @@ def run_extraction(
     return result
 
 
+def _compile_before_workers() -> None:
+    """Run the extractor once here, before any worker starts.
+
+    librosa's numba kernels (zero crossings, pitch) are compiled on first use and cached beside
+    librosa.  Workers that compile at the same moment race on that cache: one's index can end up
+    naming another's code, and from then on every process that loads it dies with a segmentation
+    fault.  One compile in the parent writes the cache once; the workers only read it."""
+    t = np.arange(int(2 * MIN_SECONDS * TARGET_SR)) / TARGET_SR
+    FeatureExtractor().extract((0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32))
+
+
 def _run_pool(todo: deque[TrackRef], segment: SegmentSpec, workers: int, finish, cancel: CancelToken) -> None:
     """Keep a bounded number of files in flight (so cancel is quick and memory flat), rebuilding
     the pool if a worker dies."""
+    _compile_before_workers()
     crashes: dict[int, int] = {}
     context = multiprocessing.get_context("spawn")  # never fork a process that may hold Qt or threads
     while todo and not cancel.cancelled:
