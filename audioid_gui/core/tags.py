@@ -737,8 +737,10 @@ def _verify(before: FileTags, after: FileTags, genres: list[str], private: Optio
 def settle_interrupted(project: Project) -> None:
     """Bring the journal back in step with the files after a run that was killed between
     journalling a file and recording the outcome: read each such file and record what it holds
-    (so the project shows the file's real genre, and undo knows what is left)."""
+    (so the project shows the file's real genre, and undo knows what is left), and remove the
+    copy it was writing."""
     for entry in project.pending_tag_changes():
+        _discard(_temp_path(Path(os.path.realpath(entry.path))))  # the copy the killed run was writing
         if entry.new_genres == entry.old_genres:
             continue  # only the private field changed: undo will tell by reading the file
         try:
