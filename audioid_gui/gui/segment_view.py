@@ -140,7 +140,8 @@ class SegmentView(QWidget):
             y = rect.bottom() - height * rect.height()
             painter.drawLine(QPointF(rect.left() - TICK, y), QPointF(rect.left(), y))
             painter.drawText(QRectF(0, y - 8, rect.left() - TICK - 2, 16), right, f"{khz:g}")
-        painter.drawText(QRectF(0, rect.top(), rect.left() - TICK - 2, 12),
+        # The unit goes in the free corner under the axis, clear of the top tick's label.
+        painter.drawText(QRectF(0, rect.bottom() + 2, rect.left() - TICK - 2, 12),
                          Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop, "kHz")
 
     def _draw_time_axis(self, painter: QPainter, rect: QRectF) -> None:
@@ -153,7 +154,7 @@ class SegmentView(QWidget):
             painter.drawLine(QPointF(x, rect.bottom()), QPointF(x, rect.bottom() + TICK))
             text = time_text(t)
             width = metrics.horizontalAdvance(text) + 4
-            left = min(x - width / 2, self.width() - width)
+            left = min(max(x - width / 2, rect.left() - 2), self.width() - width)  # clear of the unit
             if left < free_from:
                 continue
             painter.drawText(QRectF(left, rect.bottom() + TICK, width, AXIS_BOTTOM - TICK),
