@@ -236,8 +236,20 @@ def _v6(db: sqlite3.Connection) -> None:
     )
 
 
+def _v7(db: sqlite3.Connection) -> None:
+    """Problems not tied to a track (a playlist entry that is missing, a name that cannot be
+    read) are kept once per path and stage: the index makes that check a lookup, so importing a
+    playlist of 200,000 missing entries stays linear."""
+    _run_script(
+        db,
+        """
+        CREATE INDEX errors_by_path ON errors(path, stage) WHERE track_id IS NULL;
+        """,
+    )
+
+
 # MIGRATIONS[i] takes a file from version i to version i + 1.  Append; never edit a released step.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
