@@ -176,3 +176,45 @@ def test_a_chosen_list_shows_all_its_tracks_whatever_the_path_filter(window: Mai
     assert "choose one under Show to filter by path" in window.statusBar().currentMessage()
     window.quick_filter.setCurrentIndex(0)  # back to all tracks: the path filter works again
     assert window.count_label.text() == "13 tracks shown" and window.filter_text.isEnabled()
+
+
+ACTIVE_ON_SHOW = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+app = QApplication(sys.argv[:1])
+app.setOrganizationName("AudioIDTest")
+from audioid_gui.gui.main_window import MainWindow
+window = MainWindow()
+window.show()
+QTimer.singleShot(2000, lambda: print("active" if window.isActiveWindow() else "inactive", flush=True))
+QTimer.singleShot(2100, app.quit)
+app.exec()
+"""
+
+
+def test_window_takes_the_keyboard_on_a_bare_x_server(tmp_path: Path) -> None:
+    """With no window manager to hand out focus, the window activates itself when it appears."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed")
+    display = f":{100 + os.getpid() % 400}"
+    server = subprocess.Popen(["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb", "HOME": str(tmp_path),
+               "XDG_CONFIG_HOME": str(tmp_path)}
+        for _ in range(50):  # the server needs a moment to open its socket
+            if Path(f"/tmp/.X11-unix/X{display[1:]}").exists():
+                break
+            subprocess.run(["sleep", "0.1"])
+        run = subprocess.run([sys.executable, "-c", ACTIVE_ON_SHOW], env=env, capture_output=True,
+                             text=True, timeout=60)
+        assert run.stdout.strip().endswith("active") and "inactive" not in run.stdout, run.stderr[-2000:]
+    finally:
+        server.terminate()
+        server.wait()

@@ -18,6 +18,7 @@ from PySide6.QtGui import (
     QDropEvent,
     QKeyEvent,
     QKeySequence,
+    QShowEvent,
     QUndoCommand,
     QUndoStack,
 )
@@ -1052,6 +1053,17 @@ class MainWindow(QMainWindow):
         self.settings.setValue("autoplay", self.act_autoplay.isChecked())
         self.settings.setValue("volume", self.player.volume.value())
         self.settings.sync()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt's name)
+        """Take the keyboard when the window first appears: without a window manager (a bare X
+        server, a kiosk) nobody else gives it focus, and the first M or D would go nowhere."""
+        super().showEvent(event)
+        if not event.spontaneous():
+            QTimer.singleShot(0, self._take_focus)
+
+    def _take_focus(self) -> None:
+        self.raise_()
+        self.activateWindow()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._save_settings()
