@@ -65,7 +65,7 @@ COLUMNS = ("#", "Tracks", "Heard", "Majority", "Purity (95 % interval)", "Labell
 GUIDE_INTRO = ("Listen to a few tracks of each cluster; label whole clusters whose sample agrees. "
                "Uses the clusters of the current cut.")
 GUIDE_WIDTH = 420  # the guided-labeling box beside the cluster table
-TREE_AND_TABLE = (6, 5)  # how the panel's height is shared between the tree and the cluster table
+TREE_AND_TABLE = (3, 2)  # how the panel's height is shared between the tree and the cluster table
 
 
 class ClusterPanel(QWidget):
