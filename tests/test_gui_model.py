@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication
 
 from audioid_gui.core.labels_io import read_label_file
@@ -153,3 +153,24 @@ def test_the_queue_keeps_what_the_model_says_readable_beside_long_names(qtbot) -
     assert table.item(0, 1).toolTip() == long_name
     assert not table.wordWrap()  # one line per track, long name or not
     assert not table.horizontalScrollBar().isVisible()
+
+
+def test_a_queue_column_the_user_widened_keeps_its_width_when_the_queue_refreshes(qtbot) -> None:
+    view = QueueView()
+    qtbot.addWidget(view)
+    view.resize(700, 260)
+    view.show()
+    entry = QueueEntry(track_id=1, score=0.9, predicted="Dialogue", confidence=0.52, runner_up="Both",
+                       runner_up_probability=0.41)
+    view.set_entries([entry], {1: "outro 01.mp3"})
+    header = view.table.horizontalHeader()
+    fitted = header.sectionSize(2)
+    # Drag the Predicted column's right edge 60 px further, as a user would.
+    edge = header.sectionViewportPosition(2) + fitted - 1
+    qtbot.mousePress(header.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(edge, 5))
+    qtbot.mouseMove(header.viewport(), QPoint(edge + 60, 5))
+    qtbot.mouseRelease(header.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(edge + 60, 5))
+    widened = header.sectionSize(2)
+    assert widened > fitted + 30
+    view.set_entries([entry], {1: "outro 01.mp3"})  # a retrain, a label: the queue is refilled
+    assert header.sectionSize(2) == widened

@@ -99,6 +99,9 @@ class QueueView(QWidget):
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         for column in FITTED_COLUMNS:
             self.table.horizontalHeader().setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+        self._fitting = False
+        self._user_sized: set[int] = set()  # columns the user dragged: a refresh keeps their width
+        self.table.horizontalHeader().sectionResized.connect(self._section_resized)
         self.table.cellDoubleClicked.connect(lambda row, _column: self.play_from(row))
         # A click on these leaves the keyboard with the track table, where the class keys label
         # (a combo with the focus would take them for a search of its items); Tab still reaches them.
@@ -147,13 +150,21 @@ class QueueView(QWidget):
         """Prediction, confidence and runner-up as wide as their widest text, with room to breathe:
         the Track column's stretching must not squeeze what the model says about each track."""
         header, metrics = self.table.horizontalHeader(), self.table.fontMetrics()
+        self._fitting = True
         for column in FITTED_COLUMNS:
+            if column in self._user_sized:
+                continue
             texts = (self.table.item(row, column).text() for row in range(self.table.rowCount()))
             widths = [metrics.horizontalAdvance(t) + COLUMN_PADDING for t in texts]
             width = max([header.sectionSizeHint(column), *widths])
             if column == CONFIDENCE_COLUMN:
                 width = max(width, CONFIDENCE_MIN_WIDTH)
             header.resizeSection(column, width)
+        self._fitting = False
+
+    def _section_resized(self, column: int, _old: int, _new: int) -> None:
+        if not self._fitting and column in FITTED_COLUMNS:
+            self._user_sized.add(column)
 
     def set_note(self, text: str) -> None:
         self.note.setText(text)
