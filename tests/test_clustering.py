@@ -274,6 +274,38 @@ def test_labelling_the_sample_in_hand_never_moves_the_loop_to_another_cluster() 
     assert sorted(runs) == list(range(6)) and len(visits) == 6 * 5, visits  # one run of five per cluster
 
 
+def test_a_cluster_whose_sample_disagrees_is_split_before_the_loop_moves_on() -> None:
+    """Cluster A (two sounds: Music and Dialogue) is in hand; cluster B's sample was begun before.
+    When A's sample turns out mixed, the loop descends into A's halves and settles them before it
+    goes back to B: one cut cluster at a time, as the panel's "Cluster 1 of 2" promises."""
+    rng = np.random.default_rng(1)
+    vectors = np.vstack([rng.normal(0, 0.05, (15, 4)), rng.normal(0, 0.05, (15, 4)) + [1, 0, 0, 0],
+                         rng.normal(0, 0.05, (30, 4)) + 20]).astype(np.float32)
+    truth = np.array([0] * 15 + [1] * 15 + [0] * 30)  # A: Music then Dialogue; B: Music
+    ids = np.arange(1, 61)
+    table = FeatureTable(ids, [f"/x/{i}.wav" for i in ids], [f"f{i}" for i in range(4)], vectors)
+    clustering = cluster_features(table)
+    cut = clustering.cut(k=2)
+    a = next(i for i, c in enumerate(cut) if clustering.track_ids[c.rows].min() == 1)
+    # B begun with two tracks, A in hand with three Music tracks (so far unanimous).
+    labels = {t: TrackLabel("Music", "human") for t in (41, 42, 1, 2, 3)}
+    guided = GuidedLabeling(clustering, roots=[c.ref for c in cut], sample_size=4)
+    row_of = {int(t): r for r, t in enumerate(clustering.track_ids)}
+    visits: list[int] = []
+    while (proposal := guided.propose(LabelState.of(clustering, labels, CLASSES))).kind != "done":
+        visits.append(proposal.root)
+        if proposal.kind == "accept":
+            labels.update({t: TrackLabel(proposal.class_name, "cluster") for t in proposal.to_label})
+        elif proposal.root == a and not any(labels[t].class_name == "Dialogue" for t in labels if t <= 30):
+            labels[16] = TrackLabel("Dialogue", "human")  # A's next sample track says Dialogue
+        else:
+            labels.update(oracle_labels(clustering, truth, np.array([row_of[proposal.sample[0]]]), "human"))
+    assert visits[0] == a
+    runs = [root for i, root in enumerate(visits) if i == 0 or visits[i - 1] != root]
+    assert runs == [a, 1 - a], visits  # all of A, then all of B
+    assert all(labels[int(t)].class_name == CLASSES[truth[r]] for r, t in enumerate(clustering.track_ids))
+
+
 def test_accepting_a_cluster_in_a_project_is_one_undoable_step(demo_project: Path) -> None:
     truth = dict(read_label_file(REPO / "resources" / "demo_truth.csv"))
     with Project(demo_project) as project:

@@ -19,7 +19,8 @@ Guided labeling follows Hierarchical Cluster Guided Labeling (Wigness, Draper & 
 to label the whole cluster; if it disagrees, descend into its children, whose samples are already
 partly heard.  The proposal is derived from the labels in the project each time, so the loop
 survives undo, a restart, and labels given elsewhere; its order is chosen so that labelling the
-sample in hand never moves it to another cluster.
+sample in hand never moves it to another cluster, and a starting cluster is settled, split as
+needed, before the next one begins.
 """
 from __future__ import annotations
 
@@ -593,8 +594,9 @@ class GuidedLabeling:
         self.declined.add(ref)
 
     def propose(self, labels: LabelState) -> Proposal:
-        best: Optional[tuple[tuple[int, int, int], Ref, int, np.ndarray, np.ndarray, int, int]] = None
+        best: Optional[tuple[tuple[int, ...], Ref, int, np.ndarray, np.ndarray, int, int]] = None
         open_tracks = open_clusters = 0
+        heard_in_root = [int(np.count_nonzero(labels.heard[self.clustering.rows(ref)] >= 0)) for ref in self.roots]
         stack = [(ref, root) for root, ref in reversed(list(enumerate(self.roots)))]
         while stack:
             ref, root = stack.pop()
@@ -615,11 +617,14 @@ class GuidedLabeling:
                     continue
             open_tracks += unsettled
             open_clusters += 1
-            # First offer the clusters whose sample is complete, then go on with the begun sample
-            # that has the most tracks heard, then start on the largest cluster nobody has heard.
-            # Labelling the sample in hand only adds to its heard count, so it stays first: a key
-            # press never moves the loop to another cluster before the sample is done.
-            priority = (0 if not need else 1 if n_heard else 2, -n_heard, -unsettled)
+            # First offer the clusters whose sample is complete.  Then stay in the starting cluster
+            # with the most tracks heard, and in it go on with the begun sample that has the most
+            # tracks heard, else start on its largest cluster nobody has heard.  Labelling the
+            # sample in hand only adds to both counts, so it stays first: a key press never moves
+            # the loop to another cluster before the sample is done, and a sample that disagrees
+            # is followed into the halves of its cluster before another starting cluster.
+            tier = 0 if not need else 1 if n_heard else 2
+            priority = (min(tier, 1), -heard_in_root[root], tier, -n_heard, -unsettled)
             if best is None or priority < best[0]:
                 best = (priority, ref, root, rows, counts, goal, need)
         if best is None:
