@@ -8,6 +8,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 PROBE = textwrap.dedent("""
     import sys
     from PySide6.QtCore import QObject, Signal
@@ -30,6 +32,8 @@ PROBE = textwrap.dedent("""
 """)
 
 
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="None and True are immortal from Python 3.12: "
+                    "their counts say nothing there")
 def test_void_calls_and_emits_keep_the_reference_counts_of_none_and_true() -> None:
     done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120,
                           env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"})
