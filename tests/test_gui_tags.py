@@ -86,3 +86,24 @@ def write_and_wait(dialog: TagWriterDialog, qtbot, expected_ids: set[int]) -> No
 
 def genres_now(dialog: TagWriterDialog) -> list[str]:
     return [dialog.table.item(row, 1).text() for row in range(dialog.table.rowCount())]
+
+
+def test_an_undo_where_a_file_failed_can_be_tried_again(window: MainWindow, tmp_path: Path, qtbot) -> None:
+    project_file, folder = labelled_clips(tmp_path)
+    assert window.open_project(project_file)
+    labelled = {window.project.track_id(folder / name) for name in ("outro 01.mp3", "outro 02.ogg")}
+    dialog = TagWriterDialog(window.project, [], window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    write_and_wait(dialog, qtbot, labelled)
+    stuck = folder / "outro 02.ogg"
+    stuck.chmod(0o444)
+    qtbot.mouseClick(dialog.undo_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.job is None, timeout=30_000)
+    assert "Restored 1 file; 0 already as before; 1 failed." in dialog.log.toPlainText()
+    assert "still changes 1 file" in dialog.log.toPlainText()
+    assert dialog.undo_button.isEnabled() and read_tags(stuck).genres == ["Dialogue"]
+    stuck.chmod(0o644)
+    qtbot.mouseClick(dialog.undo_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.job is None, timeout=30_000)
+    assert read_tags(stuck).genres == [] and not dialog.undo_button.isEnabled()

@@ -213,7 +213,7 @@ class MainWindow(QMainWindow):
         self.clusters.review_requested.connect(self._review_tracks)
         self.clusters_dock = self._dock("Clusters", "clustersDock", self.clusters)
         self.model_panel = ModelPanel(self.jobs)
-        self.model_panel.show_tracks.connect(self._show_queue)
+        self.model_panel.show_tracks.connect(self.show_track_set)
         self.model_panel.predictions_changed.connect(self._predictions_changed)
         self.model_panel.queue_changed.connect(self._queue_changed)
         self.model_dock = self._dock("Model", "modelDock", self.model_panel)
@@ -833,10 +833,6 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(message, 8000)
         self.focus_labels()
 
-    def _show_queue(self, title: str, ids: Sequence[int], play: bool) -> None:
-        """The queue in the track table (its list of ids is kept: a retrain may refresh it)."""
-        self.show_track_set(title, ids, play)
-
     def _predictions_changed(self) -> None:
         self.refresh_tracks()
         self._rebuild_quick_filters()
@@ -868,7 +864,7 @@ class MainWindow(QMainWindow):
         label = self.project.current_label(current) if current is not None else None
         showing = self.quick_filter.currentData() == ("ids", QUEUE_TITLE)  # not another list meanwhile
         if showing and ids and current not in ids and label is not None and label.heard:
-            self._show_queue(QUEUE_TITLE, ids, True)
+            self.show_track_set(QUEUE_TITLE, ids, True)
             return
         if current is not None and current not in ids:
             ids = (current, *ids)
@@ -967,6 +963,9 @@ class MainWindow(QMainWindow):
         self.refresh_tracks()
         text = (f"Restored {plural(result.written, 'file')}; {result.unchanged:,} "
                 f"{'was' if result.unchanged == 1 else 'were'} already as before")
+        if result.remaining:
+            text += (f"; the batch still changes {plural(result.remaining, 'file')} "
+                     "(Edit ▸ Undo Last Tag Batch tries them again)")
         if result.errors:
             QMessageBox.warning(self, "Some files were not restored", text + ".\n\n" + "\n".join(
                 f"{Path(e.path).name}: {e.message}" for e in result.errors[:30]))

@@ -67,8 +67,10 @@ def _bold_count(n: int, noun: str) -> str:
 def _summary(verb: str, report: ApplyReport, unchanged: str) -> str:
     """The log's first line after a write or an undo."""
     stopped = "; stopped by Cancel" if report.cancelled else ""
+    remaining = (f" The batch still changes {plural(report.remaining, 'file')}: undo it again to retry them."
+                 if verb == "Restored" and report.remaining else "")
     return (f"{verb} {plural(report.written, 'file')}; {report.unchanged:,} {unchanged}; "
-            f"{len(report.errors):,} failed{stopped}.")
+            f"{len(report.errors):,} failed{stopped}.{remaining}")
 
 
 class TagWriterDialog(QDialog):
@@ -241,7 +243,8 @@ class TagWriterDialog(QDialog):
         return _summary("Wrote", report, "already right") + (undo_hint if report.written else "")
 
     def _undone(self, report: ApplyReport) -> str:
-        self.batch_id = report.batch_id if report.cancelled else None  # a stopped undo can go on
+        # A stopped undo, or one where files failed, can go on.
+        self.batch_id = report.batch_id if report.cancelled or report.remaining else None
         return _summary("Restored", report, "already as before")
 
     def _show_log(self, text: str) -> None:
