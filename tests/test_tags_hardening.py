@@ -285,6 +285,45 @@ def test_a_batch_killed_after_the_replace_is_settled_from_the_file(tmp_path: Pat
     assert undo_last(project_file).written == 1 and read_tags(track).genres == []
 
 
+def test_a_batch_killed_before_the_replace_leaves_the_file_as_it_was_and_no_copy(tmp_path: Path) -> None:
+    """Killed while the copy was being written: the next run removes the copy and records the
+    file as not changed (it still holds its old genre)."""
+    track = copy_of_demo(tmp_path / "lib")
+    original = track.read_bytes()
+    project_file = tmp_path / "p.audioid"
+    with Project(project_file) as project:
+        project.import_sources([track])
+        batch = project.start_tag_batch("replace", "1 file")
+        project.journal_tag_change(batch, project.track_id(track), str(track), [], None, ["Music"])
+    half_written = track.with_name(f".{track.name}.audioid-tmp.mp3")
+    half_written.write_bytes(original[: len(original) // 2])  # ... and the process dies here
+    assert leftovers(track.parent) == [half_written]
+    with Project(project_file) as project:
+        project.set_labels([project.track_id(track)], "Dialogue")
+        undo(project)  # any later run settles the journal first
+        assert project.tag_changes(batch) == []  # nothing of it reached the file
+        assert project.pending_tag_changes() == []
+    assert leftovers(track.parent) == [] and track.read_bytes() == original
+
+
+def test_a_journal_that_cannot_record_the_old_tag_stops_that_file_only(tmp_path: Path) -> None:
+    import sqlite3
+
+    from audioid_gui.core.tags import TagError
+
+    track = copy_of_demo(tmp_path / "lib")
+    original = track.read_bytes()
+
+    def locked(_region: object) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    with pytest.raises(TagError) as failure:
+        safe_write(track, lambda now: (["Music"], None, True), on_verified=locked)
+    assert_sentence(str(failure.value))
+    assert "could not record" in str(failure.value) and track.read_bytes() == original
+    assert leftovers(track.parent) == []
+
+
 def test_after_a_killed_batch_and_a_rerun_each_undo_says_what_remains(tmp_path: Path) -> None:
     from .conftest import run_cli
 
@@ -400,3 +439,21 @@ def test_a_file_too_large_for_its_format_is_reported_in_words(tmp_path: Path, mo
     assert len(result.errors) == 1 and "over 4 GB" in result.errors[0].message
     assert_sentence(result.errors[0].message)
     assert leftovers(track.parent) == []
+
+
+def test_a_cover_picture_is_not_copied_into_the_project_and_undo_still_restores(tmp_path: Path) -> None:
+    """Adding the genre frame moves a 200 KB picture stored after it; keeping those bytes for a
+    byte-exact undo would grow the project by every cover of a collection."""
+    from mutagen.id3 import APIC, ID3
+
+    track = copy_of_demo(tmp_path / "lib")
+    tags = ID3()
+    tags.add(APIC(encoding=3, mime="image/jpeg", type=3, desc="cover", data=os.urandom(200_000)))
+    tags.save(track)
+    project_file = tmp_path / "p.audioid"
+    assert tag_all(project_file, [track]).written == 1
+    with Project(project_file) as project:
+        kept = project.db.execute("SELECT max(length(original)) FROM tag_journal").fetchone()[0]
+    assert kept is None or kept < 64 * 1024
+    assert undo_last(project_file).written == 1
+    assert read_tags(track).genres == [] and len(ID3(track).getall("APIC")[0].data) == 200_000

@@ -24,13 +24,14 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 import stat
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Literal, Optional, Sequence
 
-from .project import Project
+from .project import Project, TagChange
 from .tasks import CancelToken, ItemError, Progress, ProgressCallback, report
 
 Mode = Literal["replace", "append", "fill"]
@@ -38,7 +39,7 @@ MODES = ("replace", "append", "fill")
 PRIVATE_KEY = "AUDIOID_CLASS"  # where the class and confidence go when asked (TXXX, Vorbis, freeform)
 TEMP_MARK = ".audioid-tmp"  # in the name of the copy being written, before the original's extension
 NAME_MAX = 255  # bytes in one file name on the file systems the app meets (ext4, XFS, Btrfs, APFS, NTFS)
-REGION_MAX = 1 << 20  # the most bytes of a file's old tag kept for a byte-exact undo
+REGION_MAX = 64 << 10  # the most bytes of a file's old tag kept for a byte-exact undo (in the project)
 SPANS_MAX = 64  # and in how many pieces at most
 CHUNK = 1 << 20
 
@@ -434,7 +435,11 @@ def safe_write(path: Path, change: Callable[[FileTags], tuple[list[str], Optiona
         if keep_mtime:
             os.utime(temp, ns=(status.st_atime_ns, status.st_mtime_ns))
         if on_verified is not None:
-            on_verified(TagRegion.between(target, temp))
+            try:
+                on_verified(TagRegion.between(target, temp))
+            except sqlite3.Error as exc:  # the journal: without it, no undo, so no write
+                raise TagError(f"The project could not record the file's old tag ({exc}); "
+                               "the file is unchanged.") from None
         os.replace(temp, target)
         return before, after
     except OSError as exc:  # the replace either happened whole or not at all
@@ -463,7 +468,9 @@ class TagRegion:
     digest of what took their place (to know the file is still as written).  A tag lives in one
     place (ID3 at the start, APEv2 at the end, a container's metadata where it is) plus, in RIFF and
     IFF files, a size field in the header; so this is usually a few kilobytes, and undo gives the
-    file back exactly, padding and frame order included."""
+    file back exactly, padding and frame order included.  A change that moves more than
+    REGION_MAX bytes (a cover picture stored after the genre) is not kept: the project would grow
+    by the pictures of a whole collection; such a file's undo writes the old values instead."""
 
     spans: tuple[Span, ...]
     new_digest: str
@@ -734,13 +741,18 @@ def _verify(before: FileTags, after: FileTags, genres: list[str], private: Optio
     return ""
 
 
+def _discard_leftover_copy(entry: TagChange) -> None:
+    """Remove the copy a killed run was writing beside this entry's file, if any."""
+    _discard(_temp_path(Path(os.path.realpath(entry.path))))
+
+
 def settle_interrupted(project: Project) -> None:
     """Bring the journal back in step with the files after a run that was killed between
     journalling a file and recording the outcome: read each such file and record what it holds
     (so the project shows the file's real genre, and undo knows what is left), and remove the
     copy it was writing."""
     for entry in project.pending_tag_changes():
-        _discard(_temp_path(Path(os.path.realpath(entry.path))))  # the copy the killed run was writing
+        _discard_leftover_copy(entry)
         if entry.new_genres == entry.old_genres:
             continue  # only the private field changed: undo will tell by reading the file
         try:
@@ -819,7 +831,7 @@ def undo(project: Project, batch_id: Optional[int] = None, progress: Optional[Pr
         try:
             current = read_tags(Path(entry.path))
             if current.genres == entry.old_genres and current.private == entry.old_private:
-                _discard(_temp_path(Path(os.path.realpath(entry.path))))  # a copy a killed batch left
+                _discard_leftover_copy(entry)
                 project.finish_tag_change(entry.id, entry.track_id, list(entry.old_genres), "undone")
                 result.unchanged += 1
                 continue
