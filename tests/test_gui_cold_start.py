@@ -119,9 +119,10 @@ def test_a_queue_chosen_for_a_project_left_behind_is_not_shown(window: MainWindo
                                                                tmp_path: Path, qtbot) -> None:
     assert window.open_project(demo_project)  # its queue is being chosen...
     assert window.model_panel.queue_pending
-    assert window.open_project(tmp_path / "other.audioid", create=True)  # ...when the user moves on
+    left_behind = window.model_panel._queue_job
+    with qtbot.waitSignal(left_behind.finished, timeout=60_000):  # the old queue arrives, late
+        assert window.open_project(tmp_path / "other.audioid", create=True)  # ...when the user moves on
     wait_for_queue(window, qtbot)
-    qtbot.wait(1500)  # long enough for the first project's queue to arrive, if it still could
     assert window.model_panel.queue.entries == []
     assert "No features yet" in window.model_panel.queue.note.text()
 
