@@ -559,12 +559,14 @@ class Proposal:
 
     ``listen``: label the tracks in ``sample`` by ear.  ``accept``: the sample agrees; label
     ``to_label`` (the cluster's tracks nobody has decided yet) as ``class_name``, or decline.
-    ``done``: every track under the starting clusters is settled.
+    ``done``: every track under the starting clusters is settled.  ``stats`` describe the whole
+    cluster, ``sample_stats`` the random sample that the decision rests on.
     """
 
     kind: Literal["listen", "accept", "done"]
     ref: Optional[Ref] = None
     stats: Optional[ClusterStats] = None
+    sample_stats: Optional[ClusterStats] = None
     sample: tuple[int, ...] = ()
     class_name: Optional[str] = None
     to_label: tuple[int, ...] = ()
@@ -588,13 +590,17 @@ class GuidedLabeling:
 
     def __post_init__(self) -> None:
         self.roots = list(self.roots) or [self.clustering.root]
+        # One random order of all tracks: a cluster's sample is its first tracks in this order.
+        # A child's sample therefore begins with the tracks of its parent's sample that lie in it
+        # (already heard when the parent was split), and the order survives a restart.
+        self._rank = np.random.default_rng(self.seed).permutation(len(self.clustering))
 
     def decline(self, ref: Ref) -> None:
         """The user would rather split this cluster than label it whole."""
         self.declined.add(ref)
 
     def propose(self, labels: LabelState) -> Proposal:
-        best: Optional[tuple[tuple[int, ...], Ref, int, np.ndarray, np.ndarray, int, int]] = None
+        best: Optional[tuple[tuple[int, ...], Ref, int, np.ndarray, np.ndarray, np.ndarray]] = None
         open_tracks = open_clusters = 0
         heard_in_root = [int(np.count_nonzero(labels.heard[self.clustering.rows(ref)] >= 0)) for ref in self.roots]
         stack = [(ref, root) for root, ref in reversed(list(enumerate(self.roots)))]
@@ -604,11 +610,9 @@ class GuidedLabeling:
             unsettled = int(np.count_nonzero(~labels.settled[rows]))
             if not unsettled:
                 continue
-            heard = labels.heard[rows]
-            counts = np.bincount(heard[heard >= 0], minlength=len(labels.classes))
-            n_heard, top = int(counts.sum()), int(counts.max(initial=0))
-            goal = self._sample_goal(len(rows), unanimous=top == n_heard)
-            need = max(0, goal - n_heard)
+            sample, counts = self._sample(rows, labels)
+            n_heard, top, goal = int(counts.sum()), int(counts.max(initial=0)), len(sample)
+            need = goal - n_heard
             hopeless = n_heard > 0 and (top + need) < self.threshold * (n_heard + need)
             if ref in self.declined or hopeless:
                 children = self.clustering.children(ref)
@@ -626,29 +630,38 @@ class GuidedLabeling:
             tier = 0 if not need else 1 if n_heard else 2
             priority = (min(tier, 1), -heard_in_root[root], tier, -n_heard, -unsettled)
             if best is None or priority < best[0]:
-                best = (priority, ref, root, rows, counts, goal, need)
+                best = (priority, ref, root, rows, sample, counts)
         if best is None:
             return Proposal("done")
-        _, ref, root, rows, counts, goal, need = best
-        stats = cluster_stats(rows, labels)
+        _, ref, root, rows, sample, counts = best
         track_ids = self.clustering.track_ids
-        common = dict(open_tracks=open_tracks, open_clusters=open_clusters, root=root, sample_goal=goal)
-        if need:
-            order = np.random.default_rng([self.seed, *ref]).permutation(rows)
-            sample = order[labels.heard[order] < 0][:need]
-            return Proposal("listen", ref, stats, sample=tuple(track_ids[sample].tolist()), **common)
+        common = dict(stats=cluster_stats(rows, labels), sample_stats=cluster_stats(sample, labels),
+                      open_tracks=open_tracks, open_clusters=open_clusters, root=root, sample_goal=len(sample))
+        unheard = sample[labels.heard[sample] < 0]
+        if len(unheard):
+            return Proposal("listen", ref, sample=tuple(track_ids[unheard].tolist()), **common)
         return Proposal(
-            "accept", ref, stats,
+            "accept", ref,
             class_name=labels.classes[int(np.argmax(counts))],
             to_label=tuple(track_ids[rows[~labels.settled[rows]]].tolist()),
             **common,
         )
 
-    def _sample_goal(self, size: int, unanimous: bool) -> int:
-        """How many tracks of a cluster must be heard before it may be offered whole.  A unanimous
-        sample of k is enough; a split one must be twice as large to carry a majority of at least
-        ``threshold``: 5 of 6 is too easily a half-and-half cluster."""
-        return min(self.sample_size * (1 if unanimous else 2), size)
+    def _sample(self, rows: np.ndarray, labels: LabelState) -> tuple[np.ndarray, np.ndarray]:
+        """The cluster's random sample (rows) and the counts per class of its tracks heard so far.
+
+        The sample is the cluster's first ``sample_size`` tracks in the random order: labels given
+        by ear elsewhere in the cluster (say, tracks found through a path filter) are no sample
+        of it and do not count.  A unanimous sample of k is enough; a split one grows to 2k to
+        carry a majority of at least ``threshold``: 5 of 6 is too easily a half-and-half cluster."""
+        ordered = rows[np.argsort(self._rank[rows], kind="stable")]
+        for size in (self.sample_size, 2 * self.sample_size):
+            sample = ordered[:size]
+            heard = labels.heard[sample]
+            counts = np.bincount(heard[heard >= 0], minlength=len(labels.classes))
+            if counts.max(initial=0) == counts.sum():  # unanimous so far
+                break
+        return sample, counts
 
 
 # -- playlists ------------------------------------------------------------------------------------

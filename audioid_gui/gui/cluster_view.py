@@ -585,23 +585,23 @@ class ClusterPanel(QWidget):
             self.guide_text.setText(f"<b>Done:</b> all {plural(total, 'track')} of "
                                     f"{plural(len(self.clusters), 'cluster')} are labelled.")
             return
-        assert p.stats is not None
-        heard = ", ".join(f"{n} {name}" for name, n in p.stats.heard.items()) or "nothing yet"
+        assert p.stats is not None and p.sample_stats is not None
+        heard = ", ".join(f"{n} {name}" for name, n in p.sample_stats.heard.items()) or "nothing yet"
         where = (f"{plural(p.open_clusters, 'cluster')} with "
                  f"{plural(p.open_tracks, 'undecided track')} to go")
         if p.kind == "listen":
             self.guide_text.setText(
                 f"{self._position(p)} · {len(p.sample)} of {plural(p.sample_goal, 'sample track')} left<br>"
-                f"<b>Listen</b> and label each with its key. Heard so far: {heard}.<br>"
+                f"<b>Listen</b> and label each with its key. Sample so far: {heard}.<br>"
                 f"<span style='color:gray'>{where}</span>")
             if not set(p.sample) <= self._shown_sample:  # a new sample: show it and play the first
                 self._shown_sample = set(p.sample)
                 self.show_tracks.emit("guided sample", p.sample, True)
         else:
-            low, _ = p.stats.interval or (0.0, 1.0)
+            low, _ = p.sample_stats.interval or (0.0, 1.0)
             self.guide_text.setText(
                 f"{self._position(p)} · sample complete<br>"
-                f"<b>The sample agrees:</b> {heard} (purity at least {low:.0%}, 95 % interval). "
+                f"<b>The random sample agrees:</b> {heard} (purity at least {low:.0%}, 95 % interval). "
                 f"Label its other {plural(len(p.to_label), 'track')} <b>{p.class_name}</b>?<br>"
                 f"<span style='color:gray'>{where}</span>")
             self.accept_button.setText(f"Label {plural(len(p.to_label), 'Track')} as {p.class_name}")
