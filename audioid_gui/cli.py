@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, Sequence, TextIO
 
 from . import __version__
-from .core.tasks import Cancelled, CancelToken, Pace, Progress
+from .core.tasks import Cancelled, CancelToken, ItemError, Pace, Progress
 from .core.wording import plural
 
 if TYPE_CHECKING:  # the numeric stack is imported by the commands that use it: see ``main``
@@ -58,7 +58,9 @@ READ_ONLY_TEXT = ("status, errors, features, queue, cluster without --assign, la
 EXIT_CODES_HELP = f"""exit status:
   {EXIT_OK}    done
   {EXIT_FAILED}    done, but some items failed: files that could not be found, read, decoded or tagged,
-       label rows that matched no track or class (each one is printed; see also `audioid errors`)
+       label rows that matched no track or class (each one is printed; see also `audioid errors`);
+       or stopped part-way because the disk is full or the project file is damaged (what was
+       finished is kept)
   {EXIT_USAGE}    nothing done: bad arguments, or the project is missing, newer, not a project, or
        in use by another window or command; commands that only read still work then:
 {textwrap.fill(READ_ONLY_TEXT, 96, initial_indent=" " * 7, subsequent_indent=" " * 7)}
@@ -75,6 +77,7 @@ class ProgressBar:
         self.tty = stream.isatty()
         self.pace = Pace()
         self.last_draw = 0.0 if self.tty else time.monotonic()
+        self.started = time.monotonic()
         self.drawn = False
 
     def __call__(self, p: Progress) -> None:
@@ -98,6 +101,8 @@ class ProgressBar:
         width = 12
         filled = int(width * min(p.done, p.total) / p.total)
         bar = "=" * filled + (">" if filled < width else "") + " " * max(0, width - filled - 1)
+        if p.done >= p.total:  # the last line stays on screen: how long it took, not a guess
+            return f"[{bar}] {p.done:,}/{p.total:,}  done in {time.monotonic() - self.started:.1f} s"
         if estimate is None:  # the first files are still on their way: no figure yet beats a wild one
             return f"[{bar}] {p.done:,}/{p.total:,}  eta ?"
         return f"[{bar}] {p.done:,}/{p.total:,}  {estimate.rate:.0f} {self.unit}/s  eta {estimate.left_text()}"
@@ -174,8 +179,18 @@ def _print_import(r: ImportReport) -> None:
     print(f"; playlists: {', '.join(r.playlists)}" if r.playlists else "")
     for note in r.notes:
         print(f"  note: {note}")
-    for e in r.errors:
-        print(f"  {e.stage}: {e.path}: {e.message}")
+    _print_item_errors(r.errors)
+
+
+def _print_item_errors(errors: Sequence[ItemError], shown: int = 20) -> None:
+    """The first ``shown`` problems of a run, paths readable whatever bytes their names hold; the
+    rest are one line away (all of them are in the project)."""
+    from .core.library import readable
+
+    for e in errors[:shown]:
+        print(f"  {e.stage}: {readable(e.path)}: {e.message}")
+    if len(errors) > shown:
+        print(f"  ... and {len(errors) - shown:,} more: see `audioid errors`")
 
 
 def _print_extraction(r: ExtractionReport, segment: SegmentSpec) -> None:
@@ -186,34 +201,40 @@ def _print_extraction(r: ExtractionReport, segment: SegmentSpec) -> None:
     print(f"Features ({segment}): {r.extracted:,} extracted, {r.failed:,} failed{rate}")
     if r.cancelled:
         print(f"Stopped: {r.planned - r.extracted - r.failed:,} files left for the next scan")
-    for e in r.errors[:20]:
-        print(f"  {e.stage}: {e.path}: {e.message}")
-    if len(r.errors) > 20:
-        print(f"  ... and {len(r.errors) - 20:,} more: see `audioid errors`")
+    _print_item_errors(r.errors)
 
 
 def cmd_status(args: argparse.Namespace, project: Project) -> int:
     from .core.features import VERSION
+    from .core.library import readable
 
     s = project.status(VERSION)
-    print(f"Project:    {project.path}")
+    gone = project.gone_tracks(VERSION)
+    print(f"Project:    {readable(project.path)}")
     print(f"Segment:    {s.segment}   (feature recipe v{s.extractor_version}; remembered, change with scan --segment)")
     print(f"Tracks:     {s.tracks:,}")
-    print(f"Extracted:  {s.extracted:,}")
+    if gone.tracks:
+        print(f"Gone:       {plural(gone.tracks, 'track')} whose file was deleted or renamed   (see `audioid errors`)")
+    print(f"Extracted:  {s.extracted:,}" + _of_them_gone(gone.extracted))
     print(f"Stale:      {s.stale:,}")
     print(f"Pending:    {s.pending:,}")
-    print(f"Failed:     {s.failed:,}" + (f"   (+{s.other_errors:,} import problems)" if s.other_errors else ""))
+    print(f"Failed:     {s.failed:,}" + (f"   (+{plural(s.other_errors, 'import problem')})" if s.other_errors else ""))
     print(f"Playlists:  {s.playlists:,}")
-    _print_labels(s.per_class, s.by_ear)
+    _print_labels(s.per_class, s.by_ear, gone.labelled)
     print(f"Training:   {_remembered_training(project)}")
     return EXIT_OK
 
 
-def _print_labels(per_class: dict[str, int], by_ear: dict[str, int]) -> None:
+def _of_them_gone(n: int) -> str:
+    """How many of a count are tracks whose file is gone, when any are."""
+    return f"   ({n:,} of them gone from disk)" if n else ""
+
+
+def _print_labels(per_class: dict[str, int], by_ear: dict[str, int], gone: int) -> None:
     """Labels by ear apart from the rest (from clusters): training counts the first kind only,
-    unless told otherwise with --cluster-weight."""
+    unless told otherwise with --cluster-weight.  ``gone`` of them are on tracks whose file is gone."""
     heard, total = sum(by_ear.values()), sum(per_class.values())
-    print(f"Labelled:   {total:,}   ({heard:,} by ear, {total - heard:,} from clusters)")
+    print(f"Labelled:   {total:,}   ({heard:,} by ear, {total - heard:,} from clusters)" + _of_them_gone(gone))
     width = max(10, *(len(name) + 2 for name in per_class))
     print(f"  {'':<{width}}{'by ear':>8}{'clusters':>10}")
     for name, n in per_class.items():
@@ -241,9 +262,11 @@ def _remembered_training(project: Project) -> str:
 
 
 def cmd_errors(args: argparse.Namespace, project: Project) -> int:
+    from .core.library import readable
+
     errors = project.errors()
     for e in errors:
-        print(f"{e.path}\t{e.stage}\t{e.message}")
+        print(f"{readable(e.path)}\t{e.stage}\t{e.message}")
     if not errors:
         print("No errors.")
     return EXIT_OK
@@ -298,22 +321,27 @@ def cmd_export_clips(args: argparse.Namespace, project: Project) -> int:
 
 
 def cmd_labels(args: argparse.Namespace, project: Project) -> int:
-    from .core.labels_io import LabelFileError, export_labels, import_labels
+    from .core.labels_io import LabelFileError, export_labels, import_labels, write_labels
+    from .core.library import readable
 
+    if args.action == "export" and args.file == "-":
+        n = write_labels(project, sys.stdout)
+        print(f"Wrote {plural(n, 'label')} to standard output", file=sys.stderr)
+        return EXIT_OK
     if args.action == "export":
         n = export_labels(project, Path(args.file))
-        print(f"Wrote {n:,} labels to {args.file}")
+        print(f"Wrote {plural(n, 'label')} to {readable(args.file)}")
         return EXIT_OK
     try:
         result = import_labels(project, Path(args.file), source=args.source)
     except LabelFileError as exc:
         print(f"audioid: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"Imported {result.imported:,} labels from {args.file}")
+    print(f"Imported {plural(result.imported, 'label')} from {readable(args.file)}")
     for written in result.unknown_tracks:
-        print(f"  not in the project: {written}")
+        print(f"  not in the project: {readable(written)}")
     for written in result.ambiguous_tracks:
-        print(f"  several tracks have this name, give its path: {written}")
+        print(f"  several tracks have this name, give its path: {readable(written)}")
     for label, n in result.unknown_classes.items():
         print(f"  unknown class {label!r} ({n:,} rows); the project has: {', '.join(c.name for c in project.classes())}")
     left_out = result.unknown_tracks or result.ambiguous_tracks or result.unknown_classes
@@ -490,10 +518,12 @@ def cmd_predict(args: argparse.Namespace, project: Project) -> int:
     paths = project.paths_by_id()
     predicted, confidence = predictions.predicted, predictions.confidence
     sure = confidence >= args.min_confidence
-    print(f"{len(predictions.track_ids):,} tracks predicted by model {predictions.model_id}; "
-          f"{int(sure.sum()):,} with confidence >= {args.min_confidence:.0%}")
+    threshold = args.min_confidence > 0
+    print(f"{plural(len(predictions.track_ids), 'track')} predicted by model {predictions.model_id}"
+          + (f"; {int(sure.sum()):,} with confidence >= {args.min_confidence:.0%}" if threshold else ""))
     for name in predictions.classes:
-        print(f"  {name:<12}{int(np.sum(predicted == name)):>8,}   sure: {int(np.sum((predicted == name) & sure)):,}")
+        sure_text = f"   sure: {int(np.sum((predicted == name) & sure)):,}" if threshold else ""
+        print(f"  {name:<12}{int(np.sum(predicted == name)):>8,}{sure_text}")
     if args.export_csv:
         with open(args.export_csv, "w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out)
@@ -521,24 +551,29 @@ def cmd_queue(args: argparse.Namespace, project: Project) -> int:
     from .core.learning import ENOUGH_TO_TRAIN, ModelFileError, TrainingOptions
     from .core.selection import propose_for
 
+    unreadable = False
     try:
         predictions = _stored_predictions(project)
     except ModelFileError as exc:  # the queue can still explore without the model
         print(f"audioid: {exc}", file=sys.stderr)
-        predictions = None
+        predictions, unreadable = None, True
     if not project.status(VERSION).extracted:
         print("audioid: no track has features yet; run `audioid scan` first.", file=sys.stderr)
         return EXIT_USAGE
     proposal = propose_for(project, predictions, args.n, args.strategy, args.diverse,
                            TrainingOptions.of(project).grouping)
+    exploring = sum(not e.predicted for e in proposal.entries)
     if predictions is None:
-        print("No model yet: these tracks stand for the collection's different sounds, each far from what "
+        print(("Without the saved model" if unreadable else "No model yet")
+              + ": these tracks stand for the collection's different sounds, each far from what "
               f"was heard. Label them; `audioid train` works once {ENOUGH_TO_TRAIN}.")
     elif proposal.exploring:
-        print(f"Nobody has labelled {', '.join(proposal.unheard)} yet: the first "
-              f"{sum(not e.predicted for e in proposal.entries)} tracks are unlike anything heard so far, the rest "
-              "are the tracks the model is least sure about. (No such tracks in your collection? Fold the class "
-              "into another with `audioid train --fold`, or remove it with Edit ▸ Classes.)")
+        which = ("these tracks are" if exploring == len(proposal.entries) else "the first track is"
+                 if exploring == 1 else f"the first {exploring:,} tracks are")
+        rest = "" if exploring == len(proposal.entries) else ", the rest are the tracks the model is least sure about"
+        print(f"Nobody has labelled {', '.join(proposal.unheard)} yet: {which} unlike anything heard so far{rest}. "
+              "(No such tracks in your collection? Fold the class into another with `audioid train --fold`, "
+              "or remove it with Edit ▸ Classes.)")
     if not proposal.entries:
         print("Nothing left to ask: every track with features is labelled by ear.")
         return EXIT_OK
@@ -581,7 +616,8 @@ def cmd_review(args: argparse.Namespace, project: Project) -> int:
         if args.sample or args.fraction:
             drawn = draw(project, record, args.sample, args.fraction)
             if (args.sample or 0) > len(drawn):
-                print(f"note: only {len(drawn)} more tracks could be drawn; the playlist has no others left")
+                print("note: every track of the playlist is in the sample already" if not drawn else
+                      f"note: only {plural(len(drawn), 'more track')} could be drawn; the playlist has no others left")
         if args.report or args.export_report:
             result = review_report(project, record)
             print(result.text())
@@ -628,6 +664,9 @@ def cmd_tag(args: argparse.Namespace, project: Project) -> int:
     from .core.tags import plan as tag_plan
     from .core.tags import undo as tag_undo
 
+    if args.history and (args.undo is not None or args.dry_run):
+        print("audioid: --history only lists the batches; run --undo or --dry-run on its own", file=sys.stderr)
+        return EXIT_USAGE
     if args.history:
         for batch in project.tag_batches():
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(batch.created_at))
@@ -637,6 +676,17 @@ def cmd_tag(args: argparse.Namespace, project: Project) -> int:
         return EXIT_OK
     token = CancelToken()
     if args.undo is not None:
+        if args.dry_run:
+            print("audioid: --undo cannot be a dry run; `audioid tag --history` shows what each batch "
+                  "still changes", file=sys.stderr)
+            return EXIT_USAGE
+        asked = {batch.id: batch for batch in project.tag_batches()}.get(args.undo) if args.undo else None
+        if args.undo and asked is None:
+            print(f"audioid: no tag batch {args.undo} (`audioid tag --history` lists them)", file=sys.stderr)
+            return EXIT_USAGE
+        if asked is not None and not asked.changed:
+            print(f"Batch {asked.id} changes no file any more: nothing to undo.")
+            return EXIT_OK
         with _CtrlC(token):
             bar = ProgressBar()
             result = tag_undo(project, args.undo or None, progress=bar, cancel=token, only=args.file or None)
@@ -778,7 +828,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_export_clips)
     p = sub.add_parser("labels", parents=[common], help="export or import labels (CSV path,label or JSON)")
     p.add_argument("action", choices=["export", "import"])
-    p.add_argument("file", help='CSV with path,label; or JSON {"file name": "Music"} (import)')
+    p.add_argument("file", help='CSV with path,label (export: - writes to standard output); or JSON {"file name": "Music"} (import)')
     p.add_argument("--source", choices=["import", "human"], default="import",
                    help="what imported labels count as (default: import)")
     p.set_defaults(run=cmd_labels)
@@ -874,10 +924,15 @@ def _only_reads(args: argparse.Namespace) -> bool:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        # A file name that is not UTF-8 is written as the bytes it has on disk (as `ls` does), so
+        # that printing it never fails and a script can use what it reads.
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="surrogateescape")
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from .core.project import Project, default_project_path
-    from .core.store import ProjectFileError, ProjectLockedError
+    from .core.store import ProjectFileError, ProjectLockedError, ProjectReadOnlyError
 
     path = args.project or default_project_path()
     creates = args.command in ("scan", "demo") or (args.command == "review" and Path(args.playlist).is_file())
@@ -886,16 +941,40 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_USAGE
     read_only = _only_reads(args)
     try:
-        with Project(path, writer=not read_only, read_only=read_only) as project:
-            return args.run(args, project)
+        project = Project(path, create=creates, writer=not read_only, read_only=read_only)
     except ProjectLockedError as exc:
         print(f"audioid: {exc} Commands that only read work meanwhile: {READ_ONLY_TEXT}.", file=sys.stderr)
+        return EXIT_USAGE
+    except ProjectReadOnlyError as exc:
+        print(f"audioid: {exc} Commands that only read: {READ_ONLY_TEXT}.", file=sys.stderr)
         return EXIT_USAGE
     except ProjectFileError as exc:
         print(f"audioid: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    with project:
+        if project.damage is not None:
+            print(f"audioid: warning: {project.damage}", file=sys.stderr)
+        return _run_command(args, project)
+
+
+def _run_command(args: argparse.Namespace, project: Project) -> int:
+    """Run the command; a failure of the disk or of the project file (no room, a damaged page)
+    ends it with a sentence and EXIT_FAILED, never a traceback.  Any other exception is a bug and
+    shows as one."""
+    import sqlite3
+
+    from .core.store import ProjectFileError, explain
+
+    try:
+        return args.run(args, project)
     except BrokenPipeError:  # `audioid errors | head`
         return EXIT_OK
+    except (ProjectFileError, OSError, sqlite3.Error) as exc:
+        problem = exc if isinstance(exc, ProjectFileError) else explain(exc, project.path)
+        if problem is None:
+            raise
+        print(f"audioid: {problem}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import pytest
 from audioid_gui.core.project import Project
 from audioid_gui.core.tasks import Estimate, Mark, Pace, Progress, estimate
 
-from .conftest import run_cli, tone, write_audio
+from .conftest import labelled_clips, run_cli, tone, write_audio
 
 
 def scanned(tmp_path: Path, *names: str) -> tuple[str, list[Path]]:
@@ -229,6 +229,10 @@ def test_the_windows_job_status_shows_time_left_only_once_files_have_finished(qt
         now[0] = 22.0
         job.progress.emit(Progress(5, 30, "outro.mp3"))
         assert status.bar.format() == "5 / 30 · 12s left"
+        bar_at = status.bar.x()
+        job.progress.emit(Progress(6, 30, "a very long file name of a broadcast recorded in 2019 (part 2).flac"))
+        assert status.bar.x() == bar_at  # the bar does not jump with the length of the name
+        assert status.text.text().endswith(".flac") and "…" in status.text.text()
     finally:
         release.set()
     qtbot.waitUntil(lambda: not status.busy())
@@ -272,3 +276,32 @@ def test_setup_suggests_sudo_only_to_someone_who_is_not_root(dev, monkeypatch: p
     monkeypatch.setattr(dev, "is_root", lambda: False)
     assert dev.apt_install(["libegl1"]) is False
     assert "sudo apt-get install -y libegl1" in capsys.readouterr().out
+
+
+def test_undo_refuses_a_dry_run_and_a_batch_that_does_not_exist(tmp_path: Path) -> None:
+    """`tag --undo --dry-run` once restored a file from a read-only project and then crashed;
+    `--undo 99` said "0 files restored" and succeeded."""
+    project, folder = labelled_clips(tmp_path)
+    assert run_cli("tag", "--project", str(project)).returncode == 0
+    written = (folder / "outro 01.mp3").read_bytes()
+    dry = run_cli("tag", "--undo", "--dry-run", "--project", str(project))
+    assert dry.returncode == 2 and "cannot be a dry run" in dry.stderr and "Traceback" not in dry.stderr
+    assert (folder / "outro 01.mp3").read_bytes() == written
+    missing = run_cli("tag", "--undo", "99", "--project", str(project))
+    assert missing.returncode == 2 and "no tag batch 99" in missing.stderr
+    assert run_cli("tag", "--undo", "1", "--project", str(project)).returncode == 0
+    again = run_cli("tag", "--undo", "1", "--project", str(project))
+    assert again.returncode == 0 and "changes no file any more" in again.stdout
+
+
+def test_a_finished_progress_bar_says_how_long_it_took() -> None:
+    import io
+
+    from audioid_gui.cli import ProgressBar
+    from audioid_gui.core.tasks import Progress
+
+    out = io.StringIO()
+    bar = ProgressBar(stream=out)
+    bar(Progress(0, 3, ""))
+    bar(Progress(3, 3, ""))
+    assert "3/3  done in" in out.getvalue() and "eta ?" not in out.getvalue().splitlines()[-1]

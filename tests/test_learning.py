@@ -358,7 +358,30 @@ def test_the_learning_curve_tells_models_apart(tmp_path: Path) -> None:
     project, truth = synthetic_project(tmp_path / "p.audioid", overlap=0.8)
     with project:
         label(project, truth, range(1, 31))
-        for model in ("auto", "journal"):
+        for model in ("auto", "journal", "journal"):  # the last: a retrain on the same labels
             options = TrainingOptions(model=model, folds=3)
             evaluate_model(project, retrain(project, options).model_id, options)
         assert [(p.n_labels, p.model) for p in learning_curve(project)] == [(30, "auto"), (30, "journal")]
+
+
+def test_cross_validation_evaluates_the_kind_of_model_that_predicts(monkeypatch) -> None:
+    """With ``auto`` and 110 labels the model that predicts is the vote with trees; the folds
+    (88 labels each) must be that vote too, or the report measures a model nobody uses."""
+    from audioid_gui.core import learning
+
+    rng = np.random.default_rng(0)
+    y = np.array(["Music", "Dialogue"] * 55)
+    X = rng.normal(size=(110, 6)) + (y == "Music")[:, None]
+    ts = learning.TrainingSet(np.arange(110), X, y, X, X[:0], [f"f{i}" for i in range(6)], None,
+                              ["Music", "Dialogue"], {"Music": 55, "Dialogue": 55}, [])
+    kinds: list[str] = []
+    real = learning.make_model
+
+    def spy(options, n_labels=1000):
+        model = real(options, n_labels)
+        kinds.append(type(model).__name__)
+        return model
+
+    monkeypatch.setattr(learning, "make_model", spy)
+    learning.evaluate(ts, learning.TrainingOptions(folds=5))
+    assert kinds and set(kinds) == {"VotingClassifier"}

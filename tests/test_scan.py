@@ -1,6 +1,7 @@
 """Scanning a real, messy library: good files extracted, bad ones listed, nothing done twice."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -63,7 +64,7 @@ def test_scan_extracts_every_good_file_and_lists_every_bad_one(messy_library: Pa
     for name, stage in BAD.items():
         assert by_name[name][1] == stage, by_name[name]
         assert by_name[name][2]  # a reason a person can read
-    assert "listed in week1.m3u but not found" in by_name["gone.mp3"][2]
+    assert by_name["gone.mp3"][1:] == ["playlist", "listed in week1.m3u: not found (moved or deleted?)"]
     assert "not a text file" in by_name["broken.m3u8"][2]
     assert len(errors) == len(BAD) + 2
 
@@ -124,8 +125,9 @@ def test_file_deleted_between_listing_and_decoding_is_an_error_not_a_crash(tmp_p
         (tmp_path / "in" / "goes.wav").unlink()
         result = run_extraction(project, workers=2)
         assert (result.extracted, result.failed) == (1, 1)
-        (error,) = project.errors()
-        assert error.stage == "open" and "not found" in error.message
+        assert result.errors[0].stage == "open" and "not found" in result.errors[0].message
+        (error,) = project.errors()  # what the project says of it now
+        assert (error.stage, error.message) == ("gone", "file is gone (deleted or renamed)")
 
 
 def test_unreadable_file_is_reported(tmp_path: Path) -> None:
@@ -200,6 +202,51 @@ def test_killed_scan_keeps_finished_work_and_the_rerun_does_only_the_rest(tmp_pa
     rerun = run_cli("scan", str(tmp_path / "lib"), "--project", str(project_file), "--workers", "2")
     assert f"{120 - kept} extracted, 0 failed" in rerun.stdout, rerun.stdout + rerun.stderr
     assert _extracted(project_file) == 120
+
+
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid``: a scan's workers and helpers."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table in /proc")
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_killed_scan_leaves_no_worker_running(tmp_path: Path, signum: int) -> None:
+    """The signal goes to the scan alone, as `kill PID` sends it, not to its process group."""
+    _slow_library(tmp_path / "lib", 60)
+    scan = _scan_until(tmp_path / "p.audioid", tmp_path / "lib", 2)
+    try:
+        workers = _children(scan.pid)
+        assert len(workers) >= 2, "the scan should be running its workers"
+        os.kill(scan.pid, signum)
+        assert scan.wait(timeout=30) == -signum
+        deadline = time.monotonic() + 10
+        while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in workers if _running(pid)], "workers outlived their scan"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(scan.pid, signal.SIGKILL)  # whatever is left, so that a failure leaks nothing
+        scan.communicate()
 
 
 @pytest.mark.slow

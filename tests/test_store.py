@@ -90,3 +90,28 @@ def test_labels_keep_history_and_the_newest_counts(tmp_path: Path) -> None:
         assert project.db.execute("SELECT count(*) FROM labels").fetchone()[0] == 2
         with pytest.raises(ValueError, match="no class"):
             project.set_label(track, "Jazz")
+
+
+def test_an_empty_database_of_another_program_is_not_stamped_as_a_project(tmp_path: Path) -> None:
+    other = tmp_path / "other.sqlite"
+    db = sqlite3.connect(other)
+    db.execute("PRAGMA user_version = 3")  # what a newer schema of ours would also say
+    db.close()
+    before = other.read_bytes()
+    for read_only in (False, True):
+        with pytest.raises(store.ProjectFileError, match="not an AudioID project"):
+            Project(other, read_only=read_only)
+    assert other.read_bytes() == before
+
+
+def test_a_read_only_open_leaves_the_project_file_as_it_was(tmp_path: Path) -> None:
+    """SQLite may leave its empty shared-memory and log files beside the project (a writer removes
+    them on closing); the project file itself keeps its bytes and its time."""
+    path = tmp_path / "p.audioid"
+    Project(path).close()
+    before = path.read_bytes(), path.stat().st_mtime_ns
+    with Project(path, read_only=True) as looking:
+        assert looking.damage is None and looking.classes()
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+    assert {p.name for p in tmp_path.iterdir()} <= {"p.audioid", "p.audioid-shm", "p.audioid-wal"}
+    assert not (tmp_path / "p.audioid-wal").exists() or not (tmp_path / "p.audioid-wal").stat().st_size

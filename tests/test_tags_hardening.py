@@ -324,7 +324,7 @@ def test_a_journal_that_cannot_record_the_old_tag_stops_that_file_only(tmp_path:
     assert leftovers(track.parent) == []
 
 
-def test_after_a_killed_batch_and_a_rerun_each_undo_says_what_remains(tmp_path: Path) -> None:
+def test_a_rerun_after_a_killed_batch_continues_it_and_one_undo_restores_both(tmp_path: Path) -> None:
     from .conftest import run_cli
 
     first, second = copy_of_demo(tmp_path / "lib", "a.mp3"), copy_of_demo(tmp_path / "lib", "b.mp3")
@@ -337,14 +337,28 @@ def test_after_a_killed_batch_and_a_rerun_each_undo_says_what_remains(tmp_path: 
         safe_write(first, lambda now: (["Music"], None, True))
         project.finish_tag_change(entry, project.track_id(first), ["Music"])
         rerun = apply(project, plan(project)).batch_id  # the re-run writes only the second
+        assert rerun == killed and apply(project, plan(project)).batch_id != killed  # a finished one is not
     history = run_cli("tag", "--history", "--project", str(project_file))
-    assert "1 file still changed" in history.stdout
+    assert "2 files still changed" in history.stdout
+    once = run_cli("tag", "--undo", str(killed), "--project", str(project_file))
+    assert once.returncode == 0 and f"Batch {killed}: 2 files restored" in once.stdout and "also" not in once.stdout
+    assert read_tags(first).genres == [] and read_tags(second).genres == []
+    assert "Nothing to undo." in run_cli("tag", "--undo", "--project", str(project_file)).stdout
+
+
+def test_each_undo_says_which_other_batches_still_change_files(tmp_path: Path) -> None:
+    from .conftest import run_cli
+
+    first, second = copy_of_demo(tmp_path / "lib", "a.mp3"), copy_of_demo(tmp_path / "lib", "b.mp3")
+    project_file = tmp_path / "p.audioid"
+    earlier = tag_all(project_file, [first]).batch_id
+    later = tag_all(project_file, [second]).batch_id
     once = run_cli("tag", "--undo", "--project", str(project_file))
-    assert once.returncode == 0 and f"Batch {rerun}: 1 file restored" in once.stdout
-    assert f"Batch {killed} also still changes 1 file" in once.stdout
+    assert once.returncode == 0 and f"Batch {later}: 1 file restored" in once.stdout
+    assert f"Batch {earlier} also still changes 1 file" in once.stdout
     assert read_tags(second).genres == [] and read_tags(first).genres == ["Music"]
     twice = run_cli("tag", "--undo", "--project", str(project_file))
-    assert f"Batch {killed}: 1 file restored" in twice.stdout and read_tags(first).genres == []
+    assert f"Batch {earlier}: 1 file restored" in twice.stdout and read_tags(first).genres == []
     assert "Nothing to undo." in run_cli("tag", "--undo", "--project", str(project_file)).stdout
 
 

@@ -22,6 +22,12 @@ nothing more; when they end in silence, the search steps back in chunks of at mo
 up 10 minutes before the end (a 3-hour file is never decoded in full): a file silent for longer
 than that, or throughout, is analysed on its last N seconds as they are, which the feature
 extractor then refuses as silent.
+
+A header is not trusted with memory: a 4 KB file may declare 1,024 channels over a sparse gigabyte,
+and decoding 10 s of it would take gigabytes.  Before anything is allocated, the channels, the
+sample rate and the samples of the segment are held to ``MAX_CHANNELS``, ``MAX_SAMPLE_RATE`` and
+``MAX_SEGMENT_SAMPLES``; a file over them is refused with the figures.  Only regular files are
+opened at all: a named pipe would block every decoder forever.
 """
 from __future__ import annotations
 
@@ -38,6 +44,9 @@ import numpy as np
 import soundfile
 import soxr
 
+from .library import NotAFileError, regular_file_identity
+from .wording import plural
+
 log = logging.getLogger(__name__)
 
 TARGET_SR = 22_050
@@ -45,6 +54,13 @@ FFMPEG_TIMEOUT_S = 120.0
 # Decoding starts this much before a seek point and the extra is dropped: an MP3 frame may borrow
 # bits from the frames before it (the bit reservoir), so the first frame after a seek can glitch.
 SEEK_PREROLL_S = 0.25
+
+# What one segment may cost (see the module's docstring).  8 channels is 7.1 surround; a sample rate
+# over 768 kHz is no recording; 2**26 float32 samples are 256 MB: 10 s of 8 channels at 192 kHz, or a
+# ``whole`` segment of 50 minutes of mono at the extractor's rate.
+MAX_CHANNELS = 8
+MAX_SAMPLE_RATE = 768_000
+MAX_SEGMENT_SAMPLES = 2**26
 
 SegmentKind = Literal["last", "first", "middle", "at", "whole"]
 Window = tuple[float, Optional[float]]  # start and length in seconds (length None: to the end)
@@ -249,6 +265,7 @@ def probe(path: Path | str) -> AudioInfo:
     """
     import mutagen  # imported here: worker processes that only decode never pay for it
 
+    require_regular_file(path)
     reasons = []
     try:
         media = mutagen.File(path)
@@ -266,7 +283,7 @@ def probe(path: Path | str) -> AudioInfo:
             tags=_text_tags(media.tags),
         )
     try:
-        sf_info = soundfile.info(str(path))
+        sf_info = soundfile.info(os.fsencode(path))  # bytes: soundfile cannot encode a name that is not UTF-8
     except Exception:  # libsndfile's own words here are misleading ("possibly a pipe?")
         reasons.append("libsndfile: unknown format")
         raise AudioError("probe", "not a readable audio file (" + "; ".join(reasons) + ")") from None
@@ -323,6 +340,7 @@ def read_segment(
     seconds.
     """
     path = str(path)
+    require_regular_file(path)
     raw = _complete(_decode(path, segment.window, duration, sample_rate, channels))
     silence: Optional[TrailingSilence] = None
     if segment.kind == "last" and skip_trailing_silence:
@@ -336,6 +354,39 @@ def read_segment(
         samples = soxr.resample(samples, rate, sample_rate).astype(np.float32, copy=False)
         rate = sample_rate
     return DecodedSegment(samples[:, 0] if channels == 1 else samples, rate, raw.start, silence)
+
+
+def require_regular_file(path: Path | str) -> None:
+    """Refuse, before any decoder opens it, what is not a regular file this process can read.
+    Raises AudioError(stage="open")."""
+    try:
+        regular_file_identity(path)
+    except NotAFileError as exc:
+        raise AudioError("open", str(exc.strerror)) from None
+    except FileNotFoundError:
+        raise AudioError("open", "file not found (moved or deleted?)") from None
+    except PermissionError:
+        raise AudioError("open", "permission denied: the file cannot be read") from None
+    except OSError as exc:
+        raise AudioError("open", f"cannot open: {exc.strerror or exc}") from None
+
+
+def check_segment_size(frames: float, channels: int, rate: float) -> None:
+    """Refuse a segment before its samples are allocated when the header asks for more than a
+    worker may hold (see the module's docstring).  Raises AudioError(stage="decode")."""
+    if channels > MAX_CHANNELS:
+        raise AudioError("decode", f"the file declares {plural(channels, 'channel')}; at most {MAX_CHANNELS} "
+                                   "are read (a damaged header, or not a recording)")
+    if rate > MAX_SAMPLE_RATE:
+        raise AudioError("decode", f"the file declares {rate:,.0f} samples a second; at most {MAX_SAMPLE_RATE:,} "
+                                   "are read (a damaged header, or not a recording)")
+    samples = frames * channels
+    if samples > MAX_SEGMENT_SAMPLES:
+        span = frames / rate if rate > 0 else 0.0
+        length = f"{span / 60:,.0f} min" if span >= 120 else f"{span:,.1f} s"
+        raise AudioError("decode", f"the segment would decode to {samples:,.0f} samples ({length} of "
+                                   f"{plural(channels, 'channel')} at {rate:,.0f} Hz); at most {MAX_SEGMENT_SAMPLES:,} "
+                                   "are decoded at once: choose a shorter segment")
 
 
 def _complete(raw: "_Raw") -> "_Raw":
@@ -355,6 +406,7 @@ def find_trailing_silence(path: Path | str, *, duration: Optional[float] = None)
     None when the file cannot be decoded."""
     path = str(path)
     try:
+        require_regular_file(path)
         raw = _decode(path, lambda total: None if total is None else (max(0.0, total - SILENCE_SEARCH_FIRST_S), None),
                       duration, TARGET_SR, 1)
     except AudioError:
@@ -431,7 +483,7 @@ class _NotForLibsndfile(Exception):
 
 def _decode_with_libsndfile(path: str, place: Callable[[Optional[float]], Optional[Window]], channels: int) -> _Raw:
     try:
-        with soundfile.SoundFile(path) as f:
+        with soundfile.SoundFile(os.fsencode(path)) as f:
             rate = f.samplerate
             total = f.frames / rate if f.frames > 0 else None
             window = place(total)
@@ -440,8 +492,10 @@ def _decode_with_libsndfile(path: str, place: Callable[[Optional[float]], Option
             start, length = window
             first = int(round(start * rate))
             preroll = min(first, int(SEEK_PREROLL_S * rate))
+            remaining = max(0, f.frames - first + preroll)
+            frames = remaining if length is None else min(remaining, int(round(length * rate)) + preroll)
+            check_segment_size(frames, f.channels, rate)
             f.seek(first - preroll)
-            frames = -1 if length is None else int(round(length * rate)) + preroll
             data = f.read(frames, dtype="float32", always_2d=True)[preroll:]
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as exc:
         log.debug("libsndfile cannot decode %s: %s", path, exc)
@@ -486,12 +540,16 @@ def _decode_with_ffmpeg(
 def _run_ffmpeg(
     path: str, start: float, length: Optional[float], rate: int, channels: int, *, seek_input: bool
 ) -> np.ndarray:
-    """Decode [start, start + length) to float32 (frames, channels) at ``rate``."""
+    """Decode [start, start + length) to float32 (frames, channels) at ``rate``.
+
+    A segment without a length (the file's length unknown) is decoded to at most one second past
+    what ``MAX_SEGMENT_SAMPLES`` allows, so that a file with no end cannot fill the memory."""
+    check_segment_size(rate * (length or 0.0), channels, rate)
+    longest = MAX_SEGMENT_SAMPLES / channels / rate
     seek = ["-ss", f"{start:.3f}"] if start > 0 else []
     command = [ffmpeg_executable(), "-nostdin", "-hide_banner", "-loglevel", "error"]
     command += [*(seek if seek_input else []), "-i", path, *([] if seek_input else seek)]
-    if length is not None:
-        command += ["-t", f"{length:.3f}"]
+    command += ["-t", f"{length if length is not None else longest + 1.0:.3f}"]
     command += ["-vn", "-map", "0:a:0", "-ac", str(channels), "-ar", str(rate), "-f", "f32le", "-acodec", "pcm_f32le", "-"]
     try:
         done = subprocess.run(command, capture_output=True, timeout=FFMPEG_TIMEOUT_S, check=False)
@@ -504,6 +562,7 @@ def _run_ffmpeg(
         detail = reason[-1] if reason else f"exit code {done.returncode}"
         raise AudioError("decode", f"ffmpeg cannot decode it: {detail.replace(path, '<file>')}")
     samples = np.frombuffer(done.stdout, dtype="<f4")
+    check_segment_size(len(samples) // channels, channels, rate)
     return samples[: len(samples) - len(samples) % channels].reshape(-1, channels)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
@@ -37,7 +38,9 @@ def clip_name(source: Path, segment: SegmentSpec, fmt: str) -> str:
 
 def export_clip(source: Path, segment: SegmentSpec, target: Path, fmt: str = "mp3") -> Path:
     """Write one clip.  Raises AudioError; never leaves a half-written clip under ``target``."""
-    from pydub import AudioSegment  # pydub warns at import if no ffmpeg is on PATH: we name ours below
+    with warnings.catch_warnings():  # pydub warns at import if no ffmpeg is on PATH: we name ours below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        from pydub import AudioSegment
 
     info = probe(source)
     channels = info.channels or 2

@@ -8,33 +8,44 @@ moment keeps everything it finished and the next scan picks up only what is miss
 A worker that dies (a decoder crashing on a malformed file) takes down the pool; the pool is
 rebuilt and the files that were in flight are tried again, one at a time; a file that kills a
 worker twice is recorded as failed.
+
+Workers die with the scan: a scan killed outright (SIGKILL) must not leave processes decoding for
+nobody.  On Linux the kernel sends each worker SIGKILL when its parent goes (``PR_SET_PDEATHSIG``);
+elsewhere a thread in the worker watches for the parent to change.  SIGTERM to a command-line scan
+stops the pool first, then ends the process as the signal asks; everything finished is kept.
 """
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
 import signal
+import sys
+import threading
 import time
 from collections import deque
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
 from .audio import TARGET_SR, AnalysedSegment, AudioError, AudioInfo, DecodedSegment, SegmentSpec, probe, read_segment
 from .features import MIN_SECONDS, VERSION, FeatureError, FeatureExtractor
-from .library import FileIdentity, identity
+from .library import FileIdentity, NotAFileError, readable, regular_file_identity
 from .project import ImportReport, Project, TrackRef
 from .tasks import CancelToken, ItemError, Progress, ProgressCallback, report
 
 log = logging.getLogger(__name__)
 
 MAX_CRASHES_PER_FILE = 2
+PARENT_WATCH_S = 1.0  # how often a worker without PR_SET_PDEATHSIG looks for its parent
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 @dataclass(frozen=True)
@@ -71,11 +82,14 @@ def _extractor() -> FeatureExtractor:
 
 
 def extract_track(track: TrackRef, segment: SegmentSpec) -> Outcome:
-    """Probe, decode and analyse one file.  Never raises: every failure becomes an Outcome."""
+    """Probe, decode and analyse one file.  Never raises: every failure becomes an Outcome.
+
+    Only a regular file is opened, and without blocking: a named pipe called ``x.mp3`` would hang
+    the worker, and the scan with it, on every re-run."""
     try:
-        ident = identity(track.path)
-        with open(track.path, "rb"):
-            pass
+        ident = regular_file_identity(track.path)
+    except NotAFileError as exc:
+        return Outcome(track, stage="open", message=str(exc.strerror))
     except FileNotFoundError:
         return Outcome(track, stage="open", message="file not found (moved or deleted since it was listed)")
     except PermissionError:
@@ -109,20 +123,71 @@ def _reason(exc: Exception, decoded: Optional[DecodedSegment]) -> str:
     return str(exc)
 
 
-def _init_worker() -> None:
-    """Ctrl-C is the parent's business (it cancels cleanly); one BLAS thread per worker process.
+def _init_worker(parent: int) -> None:
+    """Ctrl-C is the parent's business (it cancels cleanly); the worker dies with ``parent``; one
+    BLAS thread per worker process.
 
     The decoders' C libraries print complaints about damaged frames straight to the process's
     stderr; a worker's failures travel back as Outcomes instead, so its stderr is closed off to keep
     the terminal's progress bar readable.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     os.close(devnull)
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Make this worker end when ``parent`` does, however the parent ends (see the module's
+    docstring).  The kernel's signal follows the thread that started the worker; a scan keeps
+    that thread until its pool is shut down."""
+    if not _kill_me_with_parent():
+        threading.Thread(target=_watch_parent, args=(parent,), name="parent-watch", daemon=True).start()
+    if os.getppid() != parent:  # the parent was gone before the watch began
+        os._exit(1)
+
+
+def _kill_me_with_parent() -> bool:
+    """Ask Linux to send SIGKILL to this process when its parent ends; False where it cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return False
+    return prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_WATCH_S)
+    os._exit(1)
+
+
+@contextmanager
+def _sigterm_cancels(cancel: CancelToken) -> Iterator[None]:
+    """While a pool runs in the main thread, SIGTERM cancels it; once the pool is shut down the
+    signal is delivered again to the handler it had before (by default: the process ends, 143)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def handle(signum: int, _frame: object) -> None:
+        received.append(signum)
+        cancel.cancel()
+
+    previous = signal.signal(signal.SIGTERM, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if received:
+            signal.raise_signal(signal.SIGTERM)
 
 
 def default_workers() -> int:
@@ -150,14 +215,16 @@ def run_extraction(
 
     def finish(outcome: Outcome) -> None:
         _save(project, outcome, segment, result)
-        progress(Progress(result.extracted + result.failed, result.planned, os.path.basename(outcome.track.path)))
+        name = readable(os.path.basename(outcome.track.path))
+        progress(Progress(result.extracted + result.failed, result.planned, name))
 
     workers = workers or default_workers()
     if workers == 1 or len(todo) <= 1:
         while todo and not cancel.cancelled:
             finish(extract_track(todo.popleft(), segment))
     else:
-        _run_pool(todo, segment, min(workers, len(todo)), finish, cancel)
+        with _sigterm_cancels(cancel):
+            _run_pool(todo, segment, min(workers, len(todo)), finish, cancel)
     result.cancelled = cancel.cancelled and (result.extracted + result.failed) < result.planned
     result.seconds = time.monotonic() - started
     return result
@@ -182,7 +249,7 @@ def _run_pool(todo: deque[TrackRef], segment: SegmentSpec, workers: int, finish,
     context = multiprocessing.get_context("spawn")  # never fork a process that may hold Qt or threads
     while todo and not cancel.cancelled:
         suspects: list[TrackRef] = []
-        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker)
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(os.getpid(),))
         in_flight: dict[Future[Outcome], TrackRef] = {}
         try:
             while (todo or in_flight) and not cancel.cancelled:

@@ -3,21 +3,28 @@
 The journal's first labeling tool wrote ``{"file name": "Music"}``; a project should take those
 labels in rather than make a person listen again.  Tracks are matched by path, else by file name
 when that name is unique in the project; classes by name (any case) or by shortcut key.
+
+A path may hold anything a file name can: commas, quotes, newlines (CSV quotes them, so the file is
+parsed as CSV as a whole, never line by line) and bytes that are not UTF-8 (written and read back
+as they are, with surrogate escapes, so that the label finds its file again).
 """
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, TextIO
 
-from .library import canonical_path
+from .library import NotAFileError, canonical_path, read_regular_file, readable
 from .project import Project
 
 log = logging.getLogger(__name__)
+
+MAX_LABEL_FILE_BYTES = 256 * 1024 * 1024
 
 
 class LabelFileError(Exception):
@@ -34,11 +41,16 @@ class LabelImport:
 
 def export_labels(project: Project, path: Path) -> int:
     """Write the current label of every labelled track as CSV; returns the number of rows."""
+    with open(path, "w", newline="", encoding="utf-8", errors="surrogateescape") as out:
+        return write_labels(project, out)
+
+
+def write_labels(project: Project, out: TextIO) -> int:
+    """``export_labels`` into an open stream (standard output, for a pipe)."""
     labels = project.current_labels()
-    with open(path, "w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(["path", "label"])
-        writer.writerows(labels.items())
+    writer = csv.writer(out)
+    writer.writerow(["path", "label"])
+    writer.writerows(labels.items())
     return len(labels)
 
 
@@ -48,24 +60,32 @@ _HEADERS = {(first, second) for first in ("path", "file", "filename", "file name
 
 def read_label_file(path: Path) -> list[tuple[str, str]]:
     """(track as written, label) pairs from a CSV or JSON file."""
+    name = readable(Path(path).name)
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LabelFileError(f"{Path(path).name}: cannot read it as text ({exc})") from None
+        text = read_regular_file(path, MAX_LABEL_FILE_BYTES).decode("utf-8", "surrogateescape").removeprefix("\ufeff")
+    except NotAFileError as exc:
+        raise LabelFileError(f"{name}: {exc.strerror}, so not a label file") from None
+    except ValueError as exc:  # over the size limit
+        raise LabelFileError(f"{name}: {exc}, not a label file") from None
+    except OSError as exc:
+        raise LabelFileError(f"{name}: cannot read it ({exc.strerror or exc})") from None
     if Path(path).suffix.lower() == ".json" or text.lstrip().startswith("{"):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise LabelFileError(f"{Path(path).name}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+            raise LabelFileError(f"{name}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
         if not isinstance(data, dict):
-            raise LabelFileError(f'{Path(path).name}: expected an object {{"file name": "label"}}')
+            raise LabelFileError(f'{name}: expected an object {{"file name": "label"}}')
         return [(str(k), str(v)) for k, v in data.items()]
-    rows = [r for r in csv.reader(text.splitlines()) if r and any(cell.strip() for cell in r)]
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text, newline="")) if r and any(cell.strip() for cell in r)]
+    except csv.Error as exc:
+        raise LabelFileError(f"{name}: not valid CSV ({exc})") from None
     if rows and len(rows[0]) >= 2 and (rows[0][0].strip().lower(), rows[0][1].strip().lower()) in _HEADERS:
         rows = rows[1:]
     bad = [r for r in rows if len(r) < 2]
     if bad:
-        raise LabelFileError(f"{Path(path).name}: expected two columns path,label; found {bad[0]!r}")
+        raise LabelFileError(f"{name}: expected two columns path,label; found {bad[0]!r}")
     return [(r[0].strip(), r[1].strip()) for r in rows]
 
 

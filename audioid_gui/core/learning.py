@@ -80,6 +80,13 @@ TRUSTED_TYPES = (
 )
 
 
+# A saved model unpacks to about four times its stored size (deflate, level 1); a file claiming far
+# more is a zip bomb.  The largest real model seen, a forest on 30,000 tracks, unpacks to 17 MB.
+MAX_MODEL_EXPANSION = 100
+MAX_MODEL_BYTES = 2 << 30
+NOT_A_MODEL = "The saved model is damaged or not a model: retrain to replace it"
+
+
 YOUNG_NOTE = "The model is still young"
 ENOUGH_TO_TRAIN = (f"every class you label has {MIN_LABELS_PER_CLASS} labels (two classes at least; "
                    "a class with none is left out)")
@@ -180,15 +187,18 @@ def make_model(options: TrainingOptions = TrainingOptions(), n_labels: int = 100
 
 def fit_scaled(options: TrainingOptions, population: np.ndarray, names: Sequence[str], X: np.ndarray,
                y: np.ndarray, weights: Optional[np.ndarray] = None,
-               unlabelled: Optional[np.ndarray] = None) -> Pipeline:
+               unlabelled: Optional[np.ndarray] = None, n_labels: Optional[int] = None) -> Pipeline:
     """The model fitted on (X, y), behind a scaler fitted on ``population`` (every track's
     features) that also weights the named columns: one pipeline that takes raw feature vectors.
+
+    ``n_labels`` (default: ``len(y)``) chooses the kind of model: a cross-validation fold passes
+    the number of all labels, so that it evaluates the kind of model that will predict.
 
     While the model is the linear one alone, it is self-trained on ``unlabelled`` tracks (see
     ``self_train``)."""
     scaler = StandardScaler().fit(population)
     scaler.scale_ = scaler.scale_ / column_weights(names)
-    model = make_model(options, len(y))
+    model = make_model(options, len(y) if n_labels is None else n_labels)
     with threadpool_limits(TRAINING_THREADS):
         if isinstance(model, LogisticRegression) and unlabelled is not None and len(unlabelled):
             model = self_train(model, scaler.transform(X), y, weights, scaler.transform(unlabelled), options.seed)
@@ -334,7 +344,8 @@ class TrainedModel:
 def _fit(ts: TrainingSet, options: TrainingOptions, rows: Optional[np.ndarray] = None) -> Pipeline:
     rows = np.arange(len(ts.y)) if rows is None else rows
     weights = None if ts.weights is None else ts.weights[rows]
-    return fit_scaled(options, ts.population, ts.names, ts.X[rows], ts.y[rows], weights, ts.unlabelled)
+    return fit_scaled(options, ts.population, ts.names, ts.X[rows], ts.y[rows], weights, ts.unlabelled,
+                      n_labels=len(ts.y))
 
 
 def train(ts: TrainingSet, options: TrainingOptions = TrainingOptions()) -> TrainedModel:
@@ -447,10 +458,12 @@ def model_bytes(trained: TrainedModel) -> bytes:
 
 
 def load_model(blob: bytes, classes: Sequence[str], grouping: Mapping[str, str]) -> TrainedModel:
-    """A stored model, refusing any type that could run code on loading."""
+    """A stored model, refusing any type that could run code on loading, a file that would unpack
+    to far more than a model does (a zip bomb), and a file that loads but is no model of ours."""
     import skops.io as sio
 
     try:
+        _check_unpacked_size(blob)
         untrusted = set(sio.get_untrusted_types(data=blob))
         strange = untrusted - set(TRUSTED_TYPES)
         if strange:
@@ -460,7 +473,30 @@ def load_model(blob: bytes, classes: Sequence[str], grouping: Mapping[str, str])
         raise
     except Exception as exc:  # a damaged blob: any error of the format reader
         raise ModelFileError(f"The stored model cannot be read ({exc}); retrain to replace it.") from exc
+    _check_is_model(model, classes)
     return TrainedModel(model, list(classes), dict(grouping), {}, 0.0, [])
+
+
+def _check_unpacked_size(blob: bytes) -> None:
+    """Refuse before unpacking anything when the members would unpack past the limits.  The sizes
+    come from the zip's directory; ``zipfile`` never yields more than a member declares, so a
+    file that lies about them fails its checksum instead of filling the memory."""
+    import io
+    import zipfile
+
+    from .faults import size_text
+
+    with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+        unpacked = sum(member.file_size for member in archive.infolist())
+    if unpacked > MAX_MODEL_BYTES or unpacked > MAX_MODEL_EXPANSION * max(len(blob), 1 << 20):
+        raise ModelFileError(f"{NOT_A_MODEL} (its {size_text(len(blob))} would unpack to {size_text(unpacked)})")
+
+
+def _check_is_model(model: object, classes: Sequence[str]) -> None:
+    """What ``TrainedModel`` uses: a fitted pipeline that gives probabilities for the classes."""
+    fitted = getattr(model, "classes_", None) if isinstance(model, Pipeline) else None
+    if fitted is None or not hasattr(model, "predict_proba") or not set(classes) <= set(map(str, fitted)):
+        raise ModelFileError(f"{NOT_A_MODEL} (it holds a {type(model).__name__})")
 
 
 # -- predictions ---------------------------------------------------------------------------------
@@ -520,7 +556,10 @@ def learning_curve(project: Project) -> list[CurvePoint]:
     """The cross-validated accuracy of every evaluated training, oldest first.  Trainings of
     different models are told apart, so that a switch of model is not read as progress."""
     reports = [(m.n_labels, Report.from_json(m.report)) for m in project.models() if m.report]
-    return [CurvePoint(n, report.accuracy, report.model) for n, report in reports]
+    points = [CurvePoint(n, report.accuracy, report.model) for n, report in reports]
+    # A retrain on the same labels is no new point of the curve: the newest evaluation stands.
+    return [p for p, after in zip(points, [*points[1:], None])
+            if after is None or (after.n_labels, after.model) != (p.n_labels, p.model)]
 
 
 def evaluate_model(project: Project, model_id: int, options: TrainingOptions = TrainingOptions(),

@@ -1,8 +1,10 @@
 """Read and write playlists: m3u (Latin-1 by tradition), m3u8 (UTF-8) and pls.
 
 Playlists found in the wild are messy: relative and absolute paths, ``#EXTINF`` lines, Windows
-back-slashes, ``file://`` URLs, stream URLs, entries whose file is gone.  Reading never fails on an
-entry: each one becomes either a path or a note saying why it was skipped.
+back-slashes, ``file://`` URLs, stream URLs, entries whose file is gone, ``~user`` paths for users
+this machine lacks, names longer than a file system allows, lines naming a password file.  Reading
+never fails on an entry: each one becomes an importable audio file, an error (it names something
+here that cannot be a track, said in a sentence) or a note (a stream, or a file of another machine).
 """
 from __future__ import annotations
 
@@ -11,17 +13,20 @@ import logging
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path, PureWindowsPath
 from typing import Iterable, Optional
 from urllib.parse import unquote, urlparse
 
-from .library import canonical_path
+from .library import NotAFileError, canonical_path, not_audio_reason, read_regular_file, readable, unimportable_reason
 
 log = logging.getLogger(__name__)
 
 MAX_PLAYLIST_BYTES = 64 * 1024 * 1024
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]+://")
 _WINDOWS_DRIVE = re.compile(r"^[a-zA-Z]:[\\/]")
+_PLS_KEY = re.compile(r"^(file|title|length)(.*)$")
+_PLS_NUMBER = re.compile(r"^[0-9]+$")
 
 
 class PlaylistError(Exception):
@@ -37,21 +42,48 @@ class PlaylistEntry:
 
 @dataclass
 class Playlist:
+    """What a playlist says: ``entries`` name audio files (``importable`` tells which of them
+    can be imported now); each entry that cannot name one is one of ``errors`` (the path or line
+    as written, and a sentence naming the playlist); ``skipped`` are entries that name no file of
+    this machine (streams, another machine's files), with why."""
+
     name: str
     source: Path
     entries: list[PlaylistEntry] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (path or line, why), one per bad entry
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (entry as written, why)
+
+    @cached_property
+    def folder(self) -> str:
+        """Where relative entries start from."""
+        return str(canonical_path(self.source.parent))
+
+    def importable(self) -> tuple[list[PlaylistEntry], list[tuple[str, str]]]:
+        """The entries whose file can become a track now, and an error (path, sentence) for each
+        of the others: gone, a named pipe, a folder, a name too long to exist.  Never raises and
+        never opens a file."""
+        present: list[PlaylistEntry] = []
+        problems: list[tuple[str, str]] = []
+        for entry in self.entries:
+            why = unimportable_reason(entry.path)
+            if why is None:
+                present.append(entry)
+            else:
+                problems.append((str(entry.path), _listed_in(self, why)))
+        return present, problems
 
 
 def read_playlist(path: Path) -> Playlist:
     """Parse an m3u, m3u8 or pls file.  Relative entries are resolved against its folder."""
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_PLAYLIST_BYTES:
-            raise PlaylistError(f"{path.name}: larger than {MAX_PLAYLIST_BYTES // 2**20} MB, not a playlist")
-        raw = path.read_bytes()
+        raw = read_regular_file(path, MAX_PLAYLIST_BYTES)
+    except NotAFileError as exc:
+        raise PlaylistError(f"{readable(path.name)}: {exc.strerror}, so not a playlist") from None
+    except ValueError as exc:
+        raise PlaylistError(f"{readable(path.name)}: {exc}, not a playlist") from None
     except OSError as exc:
-        raise PlaylistError(f"{path.name}: cannot read it ({exc.strerror or exc})") from None
+        raise PlaylistError(f"{readable(path.name)}: cannot read it ({exc.strerror or exc})") from None
     text = _decode_text(raw, path)
     playlist = Playlist(name=path.stem, source=path)
     if path.suffix.lower() == ".pls":
@@ -62,17 +94,20 @@ def read_playlist(path: Path) -> Playlist:
 
 
 def _decode_text(raw: bytes, path: Path) -> str:
-    """UTF-8 for .m3u8 and .pls; for .m3u, UTF-8 if it decodes, else Latin-1 (the m3u tradition)."""
+    """UTF-8 for .m3u8 and .pls; for .m3u, UTF-8 if it decodes, else Latin-1 (the m3u tradition).
+
+    Bytes that are not UTF-8 in an .m3u8 or .pls are kept as surrogate escapes, exactly as
+    ``os.fsdecode`` gives a file name that is not UTF-8: such an entry still finds its file."""
     sample = raw[:4096]
     if b"\x00" in sample or (sample and sum(b < 9 or 13 < b < 32 for b in sample) > len(sample) // 20):
-        raise PlaylistError(f"{path.name}: not a text file, so not a playlist")
+        raise PlaylistError(f"{readable(path.name)}: not a text file, so not a playlist")
     raw = raw.removeprefix(b"\xef\xbb\xbf")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         if path.suffix.lower() == ".m3u":
             return raw.decode("latin-1")
-        return raw.decode("utf-8", "replace")
+        return raw.decode("utf-8", "surrogateescape")
 
 
 def _parse_m3u(text: str, playlist: Playlist) -> None:
@@ -92,60 +127,114 @@ def _parse_m3u(text: str, playlist: Playlist) -> None:
 
 def _parse_extinf(rest: str) -> tuple[Optional[float], Optional[str]]:
     length, _, title = rest.partition(",")
+    return _seconds(length.split()[0] if length.strip() else None), (title.strip() or None)
+
+
+def _seconds(text: Optional[str]) -> Optional[float]:
+    """A playlist's length field in seconds; None when absent, negative (the "unknown" of m3u
+    and pls) or not a number."""
     try:
-        seconds: Optional[float] = float(length.split()[0]) if length.strip() else None
+        seconds = float(text) if text is not None else None
     except ValueError:
-        seconds = None
-    if seconds is not None and seconds < 0:
-        seconds = None
-    return seconds, (title.strip() or None)
+        return None
+    return seconds if seconds is not None and seconds >= 0 else None
 
 
 def _parse_pls(text: str, playlist: Playlist) -> None:
+    """The ``[playlist]`` section's FileN/TitleN/LengthN keys, in the order of N.
+
+    A number with a title or length but no file, a number given twice (File1 and File01), or a
+    key numbered with other than ASCII digits is one error each; the rest imports."""
     parser = configparser.RawConfigParser(strict=False, interpolation=None)
     try:
         parser.read_string(text)
     except configparser.Error as exc:
-        raise PlaylistError(f"{playlist.source.name}: not a valid .pls file ({exc.message})") from None
+        raise PlaylistError(f"{readable(playlist.source.name)}: not a valid .pls file ({exc.message})") from None
     section = next((s for s in parser.sections() if s.lower() == "playlist"), None)
     if section is None:
-        raise PlaylistError(f"{playlist.source.name}: no [playlist] section, not a .pls file")
-    items = dict(parser.items(section))
-    numbers = sorted(int(k[4:]) for k in items if k.startswith("file") and k[4:].isdigit())
-    for n in numbers:
-        length = items.get(f"length{n}")
-        try:
-            seconds = float(length) if length is not None and float(length) >= 0 else None
-        except ValueError:
-            seconds = None
-        _add_entry(playlist, items[f"file{n}"].strip(), items.get(f"title{n}"), seconds)
+        raise PlaylistError(f"{readable(playlist.source.name)}: no [playlist] section, not a .pls file")
+    numbered: dict[int, dict[str, str]] = {}
+    for key, value in parser.items(section):
+        match = _PLS_KEY.match(key)
+        if match is None:
+            continue  # NumberOfEntries, Version and keys of other players
+        kind, number = match.groups()
+        if not _PLS_NUMBER.match(number):
+            _add_error(playlist, f"{key}={value}", f"the key {key} is not numbered like File1, File2 ...: skipped")
+            continue
+        fields = numbered.setdefault(int(number), {})
+        if kind in fields:
+            _add_error(playlist, f"{key}={value}", f"a second {kind.capitalize()}{int(number)}: the first is kept")
+            continue
+        fields[kind] = value
+    for n in sorted(numbered):
+        fields = numbered[n]
+        if "file" not in fields:
+            given = " and ".join(f"{kind.capitalize()}{n}" for kind in ("title", "length") if kind in fields)
+            _add_error(playlist, f"entry {n}", f"{given} but no File{n}: skipped")
+            continue
+        _add_entry(playlist, fields["file"].strip(), fields.get("title"), _seconds(fields.get("length")))
+
+
+def _listed_in(playlist: Playlist, why: str) -> str:
+    return f"listed in {readable(playlist.source.name)}: {why}"
+
+
+def _add_error(playlist: Playlist, written: str, why: str) -> None:
+    playlist.errors.append((written, _listed_in(playlist, why)))
 
 
 def _add_entry(playlist: Playlist, written: str, title: Optional[str], duration: Optional[float]) -> None:
-    path = _entry_path(written, playlist.source.parent)
-    if isinstance(path, str):
-        playlist.skipped.append((written, path))
+    """Sort one entry into the playlist's entries, errors or skipped notes."""
+    try:
+        path = _entry_path(written, playlist.folder)
+    except _Elsewhere as exc:
+        playlist.skipped.append((written, str(exc)))
+        return
+    except _BadEntry as exc:
+        _add_error(playlist, written, str(exc))
+        return
+    why = not_audio_reason(path)
+    if why is None:
+        playlist.entries.append(PlaylistEntry(Path(path), title, duration))
     else:
-        playlist.entries.append(PlaylistEntry(path, title, duration))
+        _add_error(playlist, path, why)
 
 
-def _entry_path(written: str, base: Path) -> Path | str:
-    """A playlist line → an absolute path, or a string saying why it is not one."""
+class _Elsewhere(Exception):
+    """The entry names no file of this machine (a stream, another machine, a Windows drive):
+    a note, not an error."""
+
+
+class _BadEntry(Exception):
+    """The entry cannot be turned into a path on this machine; the message says why."""
+
+
+def _entry_path(written: str, base: str) -> str:
+    """A playlist line → an absolute, normalised path (as ``canonical_path`` makes them).
+    Raises _Elsewhere or _BadEntry."""
     if written.lower().startswith("file://"):
-        parsed = urlparse(written)
-        written = unquote(parsed.path)
+        try:
+            parsed = urlparse(written)
+        except ValueError as exc:
+            raise _BadEntry(f"the file URL cannot be read ({exc})") from None
+        written = unquote(parsed.path, errors="surrogateescape")
         if parsed.netloc and parsed.netloc != "localhost":
-            return f"a file on another machine ({parsed.netloc}) cannot be read"
+            raise _Elsewhere(f"a file on another machine ({parsed.netloc}) cannot be read")
     elif _URL.match(written):
-        return "a stream URL, not a file: skipped"
+        raise _Elsewhere("a stream URL, not a file: skipped")
     if _WINDOWS_DRIVE.match(written):
-        return "a Windows path with a drive letter; re-export the playlist with relative paths"
+        raise _Elsewhere("a Windows path with a drive letter; re-export the playlist with relative paths")
     if "\\" in written:
         written = PureWindowsPath(written).as_posix()
-    path = Path(written).expanduser()
-    if not path.is_absolute():
-        path = base / path
-    return canonical_path(path)
+    if written.startswith("~"):
+        written = os.path.expanduser(written)
+        if written.startswith("~"):  # os.path's way of saying it knows no such user
+            user = readable(written[1:].split("/", 1)[0])
+            raise _BadEntry(f"there is no user {user!r} on this machine, so ~{user} leads nowhere")
+    if "\x00" in written:
+        raise _BadEntry("the name holds a NUL character, which no file name can")
+    return os.path.normpath(os.path.join(base, written))
 
 
 def one_line(text: str) -> str:

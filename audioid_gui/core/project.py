@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,7 +21,8 @@ import numpy as np
 from . import store
 from .audio import DEFAULT_SEGMENT, AnalysedSegment, AudioInfo, SegmentSpec
 from .classes import LabelClass, class_set_problems
-from .library import FileIdentity, canonical_path, find_audio_files, identity, is_audio, is_playlist
+from .library import (FileIdentity, canonical_path, find_audio_files, identity, is_audio, is_playlist, loaded_path,
+                      readable, stat_failure_reason, stored_path)
 from .playlists import PlaylistError, read_playlist
 from .tasks import CancelToken, ItemError, Progress, ProgressCallback, report
 
@@ -30,11 +32,36 @@ PROJECT_ENV = "AUDIOID_PROJECT"
 DEFAULT_PROJECT_NAME = "audioid.sqlite"
 LABEL_SOURCES = ("human", "cluster", "review", "import", "model")
 HEARD_SOURCES = frozenset({"human", "review", "import"})  # labels a person gave by listening
+GONE_STAGE = "gone"
+GONE_MESSAGE = "file is gone (deleted or renamed)"
 
 
 def default_project_path() -> Path:
     """``$AUDIOID_PROJECT``, else ``audioid.sqlite`` in the current folder."""
     return Path(os.environ.get(PROJECT_ENV) or DEFAULT_PROJECT_NAME)
+
+
+def _file_mode(source: Path) -> int | str:
+    """What ``source`` is (its ``st_mode``), or why it cannot be looked at: a source given on the
+    command line may be anything, a path past PATH_MAX included."""
+    try:
+        return os.stat(source).st_mode
+    except FileNotFoundError:
+        return "no such file or folder"
+    except OSError as exc:
+        return stat_failure_reason(exc)
+
+
+def _still_there(path: str) -> bool:
+    """False only when the file is known to be gone: a folder that cannot be searched says nothing
+    either way (its files are reported when they are opened)."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:  # permission denied on a folder of the path, say: not known to be gone
+        return True
+    return True
 
 
 @dataclass(frozen=True)
@@ -83,6 +110,16 @@ class ProjectStatus:
     extractor_version: str
 
 
+@dataclass(frozen=True)
+class GoneTracks:
+    """Tracks whose file is no longer where it was imported from: their features and labels stay
+    in the project (and in its counts), but no tag can be written to them."""
+
+    tracks: int
+    extracted: int  # of them, with features of the current recipe and segment
+    labelled: int
+
+
 @dataclass
 class ImportReport:
     added: int = 0
@@ -113,7 +150,6 @@ class TagChange:
     old_private: Optional[str]
     new_genres: list[str]
     state: str
-    original: Optional[bytes] = None  # the bytes the write replaced (tags.TagRegion), when kept
 
 
 @dataclass(frozen=True)
@@ -169,7 +205,10 @@ class Project:
         self.read_only = read_only
         self._lock = store.WriterLock(self.path) if writer else None
         try:
-            self.db = store.connect(self.path, create=create and not read_only)
+            self.db = store.connect(self.path, create=create and not read_only, read_only=read_only)
+            # A writing open refuses a damaged file; a read-only one reads what it can, and this
+            # says what the caller should warn about.
+            self.damage = store.damage(self.db, self.path) if read_only else None
             if read_only:
                 self.db.execute("PRAGMA query_only=ON")
         except BaseException:
@@ -182,8 +221,10 @@ class Project:
             self._lock = None
 
     def close(self) -> None:
-        self.db.close()
-        self._release_lock()
+        try:
+            self.db.close()
+        finally:
+            self._release_lock()
 
     def __enter__(self) -> "Project":
         return self
@@ -193,14 +234,23 @@ class Project:
 
     @contextmanager
     def _write(self) -> Iterator[None]:
-        """One short write transaction; rolled back if anything (even Ctrl-C) interrupts it."""
-        self.db.execute("BEGIN IMMEDIATE")
+        """One short write transaction; rolled back if anything (even Ctrl-C) interrupts it, the
+        commit included.  A full disk or a damaged page raises the matching ``store`` error, whose
+        message a user can act on; the project is then as it was before the transaction."""
         try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:  # SQLite may have rolled back already (a full disk)
+                    self.db.execute("ROLLBACK")
+                raise
+        except Exception as exc:
+            problem = store.explain(exc, self.path)
+            if problem is None:
+                raise
+            raise problem from exc
 
     # -- settings -------------------------------------------------------------------------------
 
@@ -248,13 +298,19 @@ class Project:
             self._add_files(batch, result)
             batch.clear()
 
+        def unlisted(folder: str, why: str) -> None:
+            result.errors.append(ItemError(folder, "import", why))
+
         for source in sources:
             source = canonical_path(source)
             if cancel is not None and cancel.cancelled:
                 result.cancelled = True
                 break
-            if source.is_dir():
-                for file in find_audio_files(source):
+            mode = _file_mode(source)
+            if isinstance(mode, str):
+                result.errors.append(ItemError(str(source), "import", mode))
+            elif stat.S_ISDIR(mode):
+                for file in find_audio_files(source, unlisted):
                     batch.append(file)
                     found += 1
                     if len(batch) >= 500:
@@ -263,37 +319,31 @@ class Project:
                     if cancel is not None and cancel.cancelled:
                         result.cancelled = True
                         break
-            elif is_playlist(source) and source.is_file():
+            elif is_playlist(source) and stat.S_ISREG(mode):
                 flush()
                 self._import_playlist(source, result)
-            elif source.is_file() and is_audio(source):
+            elif is_audio(source) and stat.S_ISREG(mode):
                 batch.append(source)
                 found += 1
             else:
-                why = "no such file or folder" if not source.exists() else "not an audio file, folder or playlist"
-                result.errors.append(ItemError(str(source), "import", why))
+                result.errors.append(ItemError(str(source), "import", "not an audio file, folder or playlist"))
         flush()
-        for error in result.errors:
-            self.record_error(None, error.path, error.stage, error.message)
+        self.record_path_errors(result.errors)
         progress(Progress(found, 0, f"found {found:,} audio files"))
         return result
 
     def _import_playlist(self, source: Path, result: ImportReport) -> None:
+        """Import the entries that can be tracks; each one that cannot (gone, not audio, a pipe, a
+        name no file system allows) is one error with its sentence, and the rest imports."""
         try:
             playlist = read_playlist(source)
         except PlaylistError as exc:
             result.errors.append(ItemError(str(source), "playlist", str(exc)))
             return
-        present = []
-        for entry in playlist.entries:
-            if entry.path.is_file():
-                present.append(entry.path)
-            else:
-                result.errors.append(
-                    ItemError(str(entry.path), "playlist", f"listed in {source.name} but not found")
-                )
-        result.notes.extend(f"{source.name}: {written}: {why}" for written, why in playlist.skipped)
-        ids = self._add_files(present, result)
+        present, problems = playlist.importable()
+        result.errors.extend(ItemError(path, "playlist", why) for path, why in [*playlist.errors, *problems])
+        result.notes.extend(f"{readable(source.name)}: {readable(written)}: {why}" for written, why in playlist.skipped)
+        ids = self._add_files([entry.path for entry in present], result)
         result.playlists.append(self._save_playlist(playlist.name, source, ids))
 
     def _add_files(self, paths: Sequence[Path], result: ImportReport) -> list[int]:
@@ -305,13 +355,14 @@ class Project:
                 try:
                     ident: Optional[FileIdentity] = identity(path)
                 except OSError as exc:
-                    result.errors.append(ItemError(str(path), "import", exc.strerror or str(exc)))
+                    result.errors.append(ItemError(str(path), "import", stat_failure_reason(exc)))
                     continue
-                row = self.db.execute("SELECT id, size, mtime FROM tracks WHERE path = ?", (str(path),)).fetchone()
+                key = stored_path(path)
+                row = self.db.execute("SELECT id, size, mtime FROM tracks WHERE path = ?", (key,)).fetchone()
                 if row is None:
                     cursor = self.db.execute(
                         "INSERT INTO tracks(path, size, mtime, added_at) VALUES (?, ?, ?, ?)",
-                        (str(path), ident.size, ident.mtime, now),
+                        (key, ident.size, ident.mtime, now),
                     )
                     ids.append(int(cursor.lastrowid))
                     result.seen.add(ids[-1])
@@ -333,19 +384,20 @@ class Project:
     def _save_playlist(self, name: str, source: Path, track_ids: Sequence[int]) -> str:
         """Remember a playlist as a named track list; re-importing the same file replaces it."""
         with self._write():
-            row = self.db.execute("SELECT id, name FROM playlists WHERE source_path = ?", (str(source),)).fetchone()
+            row = self.db.execute("SELECT id, name FROM playlists WHERE source_path = ?", (stored_path(source),)).fetchone()
             if row is not None:
                 playlist_id, name = row
                 self.db.execute("DELETE FROM playlist_tracks WHERE playlist_id = ?", (playlist_id,))
                 self.db.execute("UPDATE playlists SET imported_at = ? WHERE id = ?", (time.time(), playlist_id))
             else:
                 taken = {r[0] for r in self.db.execute("SELECT name FROM playlists")}
-                base, n = name, 2
+                base = name = readable(name)
+                n = 2
                 while name in taken:
                     name, n = f"{base} ({n})", n + 1
                 playlist_id = self.db.execute(
                     "INSERT INTO playlists(name, source_path, imported_at) VALUES (?, ?, ?)",
-                    (name, str(source), time.time()),
+                    (name, stored_path(source), time.time()),
                 ).lastrowid
             self.db.executemany(
                 "INSERT INTO playlist_tracks(playlist_id, position, track_id) VALUES (?, ?, ?)",
@@ -378,7 +430,7 @@ class Project:
         ):
             lists.setdefault(name, [])
             if path is not None:
-                lists[name].append(path)
+                lists[name].append(loaded_path(path))
         return lists
 
     def playlist_track_ids(self, name: str) -> Optional[list[int]]:
@@ -392,7 +444,7 @@ class Project:
 
     def playlist_by_source(self, source: Path | str) -> Optional[str]:
         row = self.db.execute("SELECT name FROM playlists WHERE source_path = ?",
-                              (str(canonical_path(source)),)).fetchone()
+                              (stored_path(canonical_path(source)),)).fetchone()
         return row[0] if row else None
 
     # -- reviews --------------------------------------------------------------------------------
@@ -431,9 +483,21 @@ class Project:
     # -- the tag writer's journal ---------------------------------------------------------------
 
     def start_tag_batch(self, mode: str, description: str) -> int:
+        """A new batch, or the newest one of this mode that a killed run left unfinished (and
+        nobody undid since): a re-run goes on with it, so that one undo restores both runs."""
         with self._write():
+            row = self.db.execute(
+                "SELECT id, mode FROM tag_batches WHERE finished_at IS NULL AND undone_at IS NULL "
+                "ORDER BY id DESC LIMIT 1").fetchone()
+            if row is not None and row[1] == mode:
+                return int(row[0])
             return int(self.db.execute("INSERT INTO tag_batches(created_at, mode, description) VALUES (?, ?, ?)",
                                        (time.time(), mode, description)).lastrowid)
+
+    def finish_tag_batch(self, batch_id: int) -> None:
+        """The batch's run got to its end, or the user stopped it: a later run starts a new one."""
+        with self._write():
+            self.db.execute("UPDATE tag_batches SET finished_at = ? WHERE id = ?", (time.time(), batch_id))
 
     def journal_tag_change(self, batch_id: int, track_id: Optional[int], path: str, old_genres: Sequence[str],
                            old_private: Optional[str], new_genres: Sequence[str]) -> int:
@@ -443,7 +507,8 @@ class Project:
             return int(self.db.execute(
                 "INSERT INTO tag_journal(batch_id, track_id, path, old_genres, old_private, new_genres, state) "
                 "VALUES (?, ?, ?, ?, ?, ?, 'pending')",
-                (batch_id, track_id, path, json.dumps(list(old_genres)), old_private, json.dumps(list(new_genres))),
+                (batch_id, track_id, stored_path(path), json.dumps(list(old_genres)), old_private,
+                 json.dumps(list(new_genres))),
             ).lastrowid)
 
     def finish_tag_change(self, entry_id: int, track_id: Optional[int], genres: Sequence[str],
@@ -459,7 +524,7 @@ class Project:
                 return
             path, size, mtime, tags_json = row
             try:
-                ident = identity(Path(path))
+                ident = identity(loaded_path(path))
             except OSError:
                 return
             tags = json.loads(tags_json) if tags_json else {}
@@ -483,6 +548,17 @@ class Project:
         with self._write():
             self.db.execute("UPDATE tag_journal SET original = ? WHERE id = ?", (original, entry_id))
 
+    def tag_original(self, entry_id: int) -> Optional[bytes]:
+        """The bytes a write replaced (``tags.TagRegion``), when kept: read one entry at a time,
+        as undo needs them, since a batch's worth can be large."""
+        row = self.db.execute("SELECT original FROM tag_journal WHERE id = ?", (entry_id,)).fetchone()
+        return row[0] if row else None
+
+    def changed_files(self, batch_id: int) -> int:
+        """How many files still hold (or may hold) what the batch wrote."""
+        return self.db.execute("SELECT count(*) FROM tag_journal WHERE batch_id = ? AND state IN ('pending', 'done')",
+                               (batch_id,)).fetchone()[0]
+
     def mark_tag_change(self, entry_id: int, state: str, message: str = "") -> None:
         with self._write():
             self.db.execute("UPDATE tag_journal SET state = ?, message = ? WHERE id = ?", (state, message, entry_id))
@@ -490,9 +566,9 @@ class Project:
     def tag_changes(self, batch_id: int) -> list[TagChange]:
         """The changes of a batch that reached (or may have reached) the files, newest first."""
         return [
-            TagChange(r[0], r[1], r[2], json.loads(r[3]), r[4], json.loads(r[5]), r[6], r[7])
+            TagChange(r[0], r[1], loaded_path(r[2]), json.loads(r[3]), r[4], json.loads(r[5]), r[6])
             for r in self.db.execute(
-                "SELECT id, track_id, path, old_genres, old_private, new_genres, state, original FROM tag_journal "
+                "SELECT id, track_id, path, old_genres, old_private, new_genres, state FROM tag_journal "
                 "WHERE batch_id = ? AND state IN ('pending', 'done') ORDER BY id DESC", (batch_id,))
         ]
 
@@ -536,17 +612,60 @@ class Project:
                     (stage, message, time.time(), track_id),
                 )
             else:
-                self.db.execute(
-                    "INSERT INTO errors(path, stage, message, created_at) SELECT ?, ?, ?, ? "
-                    "WHERE NOT EXISTS (SELECT 1 FROM errors WHERE track_id IS NULL AND path = ? AND stage = ?)",
-                    (path, stage, message, time.time(), path, stage),
-                )
+                self.record_path_errors([ItemError(path, stage, message)])
+
+    def record_path_errors(self, errors: Sequence[ItemError]) -> None:
+        """Keep each problem not tied to a track (a playlist entry, a folder) once, the first
+        message kept: all in one transaction, each check a lookup in ``errors_by_path`` (which
+        only serves a query that asks for ``track_id IS NULL``), so that a playlist of 200,000
+        missing entries is recorded in seconds."""
+        if not errors:
+            return
+        now = time.time()
+        with self._write():
+            self.db.executemany(
+                "INSERT INTO errors(path, stage, message, created_at) SELECT ?1, ?2, ?3, ?4 "
+                "WHERE NOT EXISTS (SELECT 1 FROM errors WHERE track_id IS NULL AND path = ?1 AND stage = ?2)",
+                [(stored_path(e.path), e.stage, e.message, now) for e in errors],
+            )
 
     def errors(self) -> list[ErrorRecord]:
-        return [
-            ErrorRecord(*row)
-            for row in self.db.execute("SELECT path, stage, message, created_at FROM errors ORDER BY path, stage")
-        ]
+        """Every recorded problem and every track whose file is gone, by path.  The gone ones are
+        found now, by one stat each (a file deleted or renamed since the scan leaves no record of
+        its own); what was recorded of such a track's file earlier is no longer news."""
+        gone = self._gone_tracks()
+        now = time.time()
+        return sorted(
+            [*(ErrorRecord(loaded_path(path), stage, message, created_at)
+               for track_id, path, stage, message, created_at in self.db.execute(
+                   "SELECT track_id, path, stage, message, created_at FROM errors")
+               if track_id not in gone),
+             *(ErrorRecord(path, GONE_STAGE, GONE_MESSAGE, now) for path in gone.values())],
+            key=lambda e: (e.path, e.stage),
+        )
+
+    def _gone_tracks(self) -> dict[int, str]:
+        """Path by track id of the tracks whose file is no longer there (deleted, renamed, its
+        folder moved)."""
+        return {track_id: path for track_id, path in self.paths_by_id().items() if not _still_there(path)}
+
+    def gone_tracks(self, version: str) -> GoneTracks:
+        """How many tracks are gone from disk, and how many of them count as extracted (with
+        ``version``'s features) and as labelled.  One stat per track: 30,000 take about 0.1 s."""
+        ids = list(self._gone_tracks())
+        if not ids:
+            return GoneTracks(0, 0, 0)
+        extracted, labelled = self.db.execute(
+            """
+            SELECT sum(EXISTS (SELECT 1 FROM features f WHERE f.track_id = t.id AND f.extractor_version = ?
+                               AND f.segment = ? AND f.size IS t.size AND f.mtime IS t.mtime)),
+                   sum(EXISTS (SELECT 1 FROM labels l WHERE l.id = (SELECT max(id) FROM labels WHERE track_id = t.id)
+                               AND l.class_id IS NOT NULL))
+            FROM tracks t WHERE t.id IN (SELECT value FROM json_each(?))
+            """,
+            (version, str(self.segment), json.dumps(ids)),
+        ).fetchone()
+        return GoneTracks(len(ids), int(extracted or 0), int(labelled or 0))
 
     def forget_track_errors(self) -> int:
         """Let the next extraction retry every track that failed before."""
@@ -572,7 +691,7 @@ class Project:
             """,
             (version, str(segment)),
         )
-        return [TrackRef(*row) for row in rows]
+        return [TrackRef(track_id, loaded_path(path), *rest) for track_id, path, *rest in rows]
 
     def set_feature_names(self, version: str, names: Sequence[str]) -> None:
         with self._write():
@@ -656,7 +775,7 @@ class Project:
             matrix[i] = np.frombuffer(blob, dtype="<f4")
         return FeatureTable(
             track_ids=np.array([r[0] for r in rows], dtype=np.int64),
-            paths=[r[1] for r in rows],
+            paths=[loaded_path(r[1]) for r in rows],
             names=names,
             matrix=matrix,
         )
@@ -743,11 +862,11 @@ class Project:
 
     def current_labels(self) -> dict[str, str]:
         """Path → class name of every labelled track."""
-        return dict(self.db.execute(
+        return {loaded_path(path): name for path, name in self.db.execute(
             "SELECT t.path, c.name FROM tracks t JOIN labels l ON l.track_id = t.id "
             "JOIN classes c ON c.id = l.class_id "
             "WHERE l.id = (SELECT max(id) FROM labels WHERE track_id = t.id) ORDER BY t.path"
-        ))
+        )}
 
     def track_labels(self) -> dict[int, TrackLabel]:
         """Track id → current class and where it came from, for every labelled track."""
@@ -764,13 +883,13 @@ class Project:
         return [t for t, label in self.track_labels().items() if label.heard]
 
     def paths_by_id(self) -> dict[int, str]:
-        return dict(self.db.execute("SELECT id, path FROM tracks"))
+        return {track_id: loaded_path(path) for track_id, path in self.db.execute("SELECT id, path FROM tracks")}
 
     def track_paths(self) -> list[str]:
-        return [row[0] for row in self.db.execute("SELECT path FROM tracks ORDER BY path")]
+        return sorted(loaded_path(row[0]) for row in self.db.execute("SELECT path FROM tracks"))
 
     def track_id(self, path: Path | str) -> Optional[int]:
-        row = self.db.execute("SELECT id FROM tracks WHERE path = ?", (str(canonical_path(path)),)).fetchone()
+        row = self.db.execute("SELECT id FROM tracks WHERE path = ?", (stored_path(canonical_path(path)),)).fetchone()
         return row[0] if row else None
 
     # -- models and predictions ---------------------------------------------------------------

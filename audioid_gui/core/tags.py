@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Literal, Optional, Sequence
 
+from .library import loaded_path
 from .project import Project, TagChange
 from .tasks import CancelToken, ItemError, Progress, ProgressCallback, report
 
@@ -366,9 +367,10 @@ def plan(project: Project, track_ids: Optional[Sequence[int]] = None, mode: Mode
     rows = project.db.execute("SELECT id, path, tags FROM tracks ORDER BY path").fetchall()
     wanted = set(track_ids) if track_ids is not None else None
     result = Plan(mode=mode, private=private)
-    for track_id, path, tags_json in rows:
+    for track_id, stored, tags_json in rows:
         if wanted is not None and track_id not in wanted:
             continue
+        path = loaded_path(stored)
         label = labels.get(track_id)
         if label is not None and label.source != "model":
             class_name, source, confidence = label.class_name, label.source, None
@@ -769,7 +771,8 @@ def apply(project: Project, the_plan: Plan, progress: Optional[ProgressCallback]
           cancel: Optional[CancelToken] = None, keep_mtime: bool = False) -> ApplyReport:
     """Write the plan, file by file; each file is either old or new, whatever happens.  The old
     values (and the bytes the write replaces) are journalled before a file is replaced, so a batch
-    cut short can still be undone."""
+    cut short can still be undone.  A run after a killed one continues its batch (see
+    ``Project.start_tag_batch``)."""
     progress = report(progress)
     settle_interrupted(project)
     result = ApplyReport(batch_id=project.start_tag_batch(the_plan.mode, f"{len(the_plan.items):,} files"))
@@ -802,6 +805,7 @@ def apply(project: Project, the_plan: Plan, progress: Optional[ProgressCallback]
             if entry is not None:
                 project.mark_tag_change(entry, "failed", str(exc))
             result.errors.append(ItemError(item.path, "tag", str(exc)))
+    project.finish_tag_batch(result.batch_id)
     progress(Progress(len(the_plan.items), len(the_plan.items), "done"))
     return result
 
@@ -835,7 +839,8 @@ def undo(project: Project, batch_id: Optional[int] = None, progress: Optional[Pr
                 project.finish_tag_change(entry.id, entry.track_id, list(entry.old_genres), "undone")
                 result.unchanged += 1
                 continue
-            original = TagRegion.from_bytes(entry.original) if entry.original else None
+            kept = project.tag_original(entry.id)
+            original = TagRegion.from_bytes(kept) if kept else None
             safe_write(Path(entry.path), lambda _now, e=entry: (list(e.old_genres), e.old_private, False),
                        original=original)
             project.finish_tag_change(entry.id, entry.track_id, list(entry.old_genres), "undone")
@@ -843,6 +848,6 @@ def undo(project: Project, batch_id: Optional[int] = None, progress: Optional[Pr
         except TagError as exc:
             result.errors.append(ItemError(entry.path, "undo", str(exc)))
     project.close_tag_batch(batch_id)
-    result.remaining = len(project.tag_changes(batch_id))
+    result.remaining = project.changed_files(batch_id)
     progress(Progress(len(entries), len(entries), "done"))
     return result

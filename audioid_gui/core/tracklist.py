@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from .audio import AnalysedSegment
+from .library import loaded_path
 from .project import Project
 
 # A track's current label is its newest label row (the index labels_by_track makes this a seek).
@@ -134,6 +135,6 @@ def track_rows(project: Project, ids: Sequence[int]) -> dict[int, TrackRow]:
             f"pr.class, pr.confidence {_FROM} WHERE t.id IN ({marks})",
             chunk,
         ):
-            rows[r[0]] = TrackRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]) if r[5] else {}, r[6], r[7], r[8],
+            rows[r[0]] = TrackRow(r[0], loaded_path(r[1]), r[2], r[3], r[4], json.loads(r[5]) if r[5] else {}, r[6], r[7], r[8],
                                   analysed.get(r[0]))
     return rows

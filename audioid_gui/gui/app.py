@@ -4,9 +4,18 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sqlite3
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Optional, Sequence
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QMessageBox, QWidget
+
+    from ..core.store import ProjectFileError
+
+log = logging.getLogger(__name__)
 
 ORGANIZATION = "AudioID"
 APPLICATION = "AudioID Labeler"
@@ -28,6 +37,60 @@ def display_problem() -> Optional[str]:
         "    xvfb-run -a audioid-gui [PROJECT]        (or: xvfb-run -a python3 dev.py run)\n"
         "Batch work needs no display at all: see `audioid --help`."
     )
+
+
+class FaultReporter:
+    """Says in a message box what a failed write or read of the project means (a full disk, a
+    damaged page), wherever in the window it happened.  Installed as ``sys.excepthook``: an
+    exception that leaves a Qt slot ends there, so one place covers every key press and menu.
+    The write that failed was rolled back, so the box is all the user needs; anything else is a
+    bug, logged with its traceback."""
+
+    def __init__(self, window: "QWidget") -> None:
+        self.window = window
+        self.box: Optional["QMessageBox"] = None
+
+    def __call__(self, kind: type[BaseException], exc: BaseException, tb: Optional[TracebackType]) -> None:
+        from ..core.store import ProjectFileError
+
+        problem = exc if isinstance(exc, ProjectFileError) else self._explain(exc)
+        if problem is None:
+            log.error("unexpected error", exc_info=(kind, exc, tb))
+            return
+        log.warning("%s", problem.message)
+        self._show(problem)
+
+    def _explain(self, exc: BaseException) -> Optional["ProjectFileError"]:
+        from ..core.store import explain
+
+        if not isinstance(exc, (OSError, sqlite3.Error)):
+            return None
+        project = getattr(self.window, "project", None)
+        return explain(exc, project.path if project is not None else Path.cwd())
+
+    def _show(self, problem: "ProjectFileError") -> None:
+        """One box at a time: keys pressed while it shows go to it, and a burst of failures (a
+        full disk under a scan) does not stack boxes."""
+        from PySide6.QtWidgets import QMessageBox
+
+        from ..core.store import DiskFullError, ProjectDamagedError
+
+        if self.box is None:
+            self.box = QMessageBox(QMessageBox.Icon.Critical, "", "", QMessageBox.StandardButton.Ok, self.window)
+        elif self.box.isVisible():
+            return
+        self.box.setWindowTitle("Not saved: no room on the disk" if isinstance(problem, DiskFullError)
+                                else "The project file is damaged" if isinstance(problem, ProjectDamagedError)
+                                else "Problem with the project file")
+        self.box.setText(problem.message)
+        self.box.open()
+
+
+def install_fault_reporter(window: "QWidget") -> FaultReporter:
+    """Route what the window's slots let escape through a ``FaultReporter``, for the app's life."""
+    reporter = FaultReporter(window)
+    sys.excepthook = reporter
+    return reporter
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -52,6 +115,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     window = MainWindow()
+    install_fault_reporter(window)
     window.show()
     window.open_initial_project(args.project)
     return app.exec()

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.library import readable
 from ..core.project import Project
 from ..core.tags import MODES, ApplyReport, Plan, apply, plan, undo
 from ..core.tasks import CancelToken, Progress, ProgressCallback
@@ -232,7 +233,7 @@ class TagWriterDialog(QDialog):
     def _done(self, run: TagRun) -> None:
         self.result = run.report
         lines = [self._conclude(run.report)]
-        lines += [f"{Path(e.path).name}: {e.message}" for e in run.report.errors]
+        lines += [f"{readable(Path(e.path).name)}: {e.message}" for e in run.report.errors]
         self._show_log("\n".join(lines))
         if run.track_ids:
             self.tags_written.emit(run.track_ids)

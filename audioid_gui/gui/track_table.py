@@ -14,6 +14,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
+from ..core.library import readable
 from ..core.project import Project
 from ..core.tracklist import TrackFilter, TrackRow, track_ids, track_rows
 
@@ -148,12 +149,14 @@ class TrackTableModel(QAbstractTableModel):
             if key == "duration":
                 return format_duration(row.duration)
             if key == "name" and row.error:
-                return f"⚠ {row.name}"
+                return f"⚠ {readable(row.name)}"
             if key == "confidence":
                 return f"{row.confidence:.0%}" if row.confidence is not None else ""
+            if key in ("name", "folder"):
+                return readable(getattr(row, key))  # a name that is not UTF-8 shows with U+FFFD
             return getattr(row, key) or ""
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{row.path}\n{row.error}" if row.error else row.path
+            return f"{readable(row.path)}\n{row.error}" if row.error else readable(row.path)
         if role == Qt.ItemDataRole.ForegroundRole and row.error and key == "name":
             return QBrush(QColor("#c0392b"))
         if role == Qt.ItemDataRole.BackgroundRole and key == "label" and row.label in self._colors:
