@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from audioid_gui.gui.main_window import MainWindow
+
 from .conftest import REPO
 
 
@@ -40,3 +42,17 @@ def test_no_display_gives_instructions_not_a_traceback() -> None:
     done = subprocess.run([sys.executable, "-m", "audioid_gui"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "needs a display" in done.stderr and "xvfb-run" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_welcome_page_does_not_make_the_labeling_window_taller(window: MainWindow, demo_project: Path,
+                                                                    tmp_path: Path) -> None:
+    """A long list of recent projects sized the whole stack of pages: with the panels open the
+    window no longer fitted a 1280×800 screen, status bar and all."""
+    window.welcome.set_recent([str(tmp_path / f"project {i}.audioid") for i in range(12)])
+    assert window.open_project(demo_project)
+    for dock in (window.clusters_dock, window.model_dock, window.review_dock):
+        dock.show()
+    labeling = window.splitter.minimumSizeHint().height()
+    assert window.pages.minimumSizeHint().height() <= labeling + 2
+    window.close_project()  # the welcome page is back, whole
+    assert window.pages.minimumSizeHint().height() >= window.welcome.minimumSizeHint().height()

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from audioid_gui.core.learning import MIN_LABELS_PER_CLASS, TrainingOptions
 from audioid_gui.core.project import Project
+from audioid_gui.gui import workers
 from audioid_gui.gui.main_window import MainWindow
 
 from .conftest import labels_in_file
@@ -120,9 +121,12 @@ def test_a_queue_chosen_for_a_project_left_behind_is_not_shown(window: MainWindo
     assert window.open_project(demo_project)  # its queue is being chosen...
     assert window.model_panel.queue_pending
     left_behind = window.model_panel._queue_job
-    with qtbot.waitSignal(left_behind.finished, timeout=60_000):  # the old queue arrives, late
-        assert window.open_project(tmp_path / "other.audioid", create=True)  # ...when the user moves on
+    assert window.open_project(tmp_path / "other.audioid", create=True)  # ...when the user moves on
     wait_for_queue(window, qtbot)
+    # The old queue has arrived once its job has let go of itself (its finished signal, queued to
+    # this thread, may have been sent before anything here could listen).
+    qtbot.waitUntil(lambda: left_behind not in workers._running, timeout=60_000)
+    qtbot.wait(50)
     assert window.model_panel.queue.entries == []
     assert "No features yet" in window.model_panel.queue.note.text()
 

@@ -80,6 +80,29 @@ def test_a_class_key_typed_in_a_spin_box_labels(window: MainWindow, demo_project
     assert box.value() == value
 
 
+def test_undo_next_and_play_work_from_a_spin_box_and_digits_still_edit_it(window: MainWindow, demo_project: Path,
+                                                                          qtbot) -> None:
+    open_demo(window, demo_project, qtbot)
+    window.model_dock.show()
+    window.model_dock.raise_()
+    box = window.model_panel.queue.size
+    click_into(box, qtbot)
+    press_d_labels_current(window, demo_project, qtbot)
+    qtbot.keyClick(focused(window), Qt.Key.Key_Z, CTRL)  # the label is taken back
+    assert labels_in_file(demo_project) == []
+    current = window.table.current_track_id()
+    qtbot.keyClick(focused(window), Qt.Key.Key_Right, CTRL)  # the next track
+    assert window.table.current_track_id() != current
+    triggered = []
+    window.act_play.triggered.connect(lambda: triggered.append(True))
+    qtbot.keyClick(focused(window), Qt.Key.Key_Space)
+    assert triggered, "Space in a spin box should play or pause"
+    assert QApplication.focusWidget() in (box, box.lineEdit())
+    box.selectAll()
+    qtbot.keyClicks(focused(window), "12")
+    assert box.value() == 12
+
+
 def test_the_path_filter_types_letters_and_enter_returns_to_the_list(window: MainWindow, demo_project: Path,
                                                                     qtbot) -> None:
     open_demo(window, demo_project, qtbot)

@@ -101,18 +101,49 @@ def test_next_pressed_rapidly_plays_the_track_it_lands_on(window: MainWindow, de
     stop_playback(window, qtbot)
 
 
-def test_space_after_the_segment_ended_plays_it_again_from_its_start(window: MainWindow, demo_project: Path,
-                                                                      qtbot) -> None:
+def play_first_segment_to_its_end(window: MainWindow, demo_project: Path, qtbot) -> PlayerPanel:
+    """Open the demo with autoplay and let the first track's segment play out."""
     window.act_autoplay.setChecked(True)
     window.open_project(demo_project)
     player = window.player
     qtbot.waitUntil(lambda: plays_past(player, player.segment_start), timeout=START_WITHIN_MS)
     player.seek(player.segment_end - 0.4)
     qtbot.waitUntil(lambda: not player.is_playing(), timeout=3_000)
+    return player
+
+
+def test_space_after_the_segment_ended_plays_it_again_from_its_start(window: MainWindow, demo_project: Path,
+                                                                      qtbot) -> None:
+    player = play_first_segment_to_its_end(window, demo_project, qtbot)
     qtbot.keyClick(window.table, Qt.Key.Key_Space)
     qtbot.waitUntil(lambda: plays_past(player, player.segment_start), timeout=START_WITHIN_MS)
     assert player.media.position() < (player.segment_start + 2) * 1000
     stop_playback(window, qtbot)
+
+
+def test_a_list_to_hear_plays_its_first_track_even_when_it_is_the_one_that_just_ended(
+        window: MainWindow, demo_project: Path, qtbot) -> None:
+    """A sample or the queue whose first track is the one already loaded (and finished) must still
+    play it: selecting the current row again changes nothing, so nothing used to start."""
+    player = play_first_segment_to_its_end(window, demo_project, qtbot)
+    current = window.table.current_track_id()
+    window.show_track_set("a sample", [current, current + 1], play=True)
+    qtbot.waitUntil(lambda: plays_past(player, player.segment_start), timeout=START_WITHIN_MS)
+    assert player.track.id == current and player.media.position() < (player.segment_start + 2) * 1000
+    stop_playback(window, qtbot)
+
+
+def test_whole_file_plays_from_the_files_start_and_back_to_the_segment(panel: PlayerPanel,
+                                                                        format_library: dict[str, Path], qtbot) -> None:
+    panel.load(row(format_library["mp3"]), SEGMENT, autoplay=False)
+    qtbot.waitUntil(lambda: panel.media.mediaStatus() in (QMediaPlayer.MediaStatus.LoadedMedia,
+                                                         QMediaPlayer.MediaStatus.BufferedMedia), timeout=5_000)
+    assert not panel.is_playing()
+    qtbot.mouseClick(panel.whole_file, Qt.MouseButton.LeftButton, pos=QPoint(8, panel.whole_file.height() // 2))
+    qtbot.waitUntil(lambda: panel.is_playing() and panel.media.position() > 200, timeout=START_WITHIN_MS)
+    assert panel.media.position() < panel.segment_start * 1000  # from 0:00, not from the segment
+    qtbot.mouseClick(panel.whole_file, Qt.MouseButton.LeftButton, pos=QPoint(8, panel.whole_file.height() // 2))
+    qtbot.waitUntil(lambda: plays_past(panel, panel.segment_start), timeout=START_WITHIN_MS)
 
 
 def test_without_a_sound_device_one_note_says_playback_is_silent(monkeypatch, format_library: dict[str, Path],

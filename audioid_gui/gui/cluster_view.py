@@ -72,6 +72,7 @@ class ClusterPanel(QWidget):
     show_tracks = Signal(str, object, bool)  # title, track ids (a tuple, in order), play the first
     label_tracks = Signal(object, str)  # track ids, class name: one undoable "cluster" step
     review_requested = Signal(str, object)  # a playlist name for these track ids, to review by ear
+    offer_changed = Signal(bool)  # guided labeling offers (or no longer offers) to label a cluster whole
 
     def __init__(self, jobs: JobStatus, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -266,6 +267,7 @@ class ClusterPanel(QWidget):
         self._job.failed.connect(self._cluster_failed)
         self._job.finished.connect(self._job_finished)
         self.summary.setText("Clustering…")
+        self.dendrogram.show_message("Clustering…")
         self.cluster_button.setEnabled(False)
         self.save_settings()
         self.jobs.submit(self._job)
@@ -279,6 +281,7 @@ class ClusterPanel(QWidget):
             return
         if self._job.cancelled:
             self.summary.setText("Clustering cancelled; press Cluster to run it again.")
+            self.dendrogram.redraw()  # the tree there was before, or the word that there is none
         self._job = None
         self._show_state()
 
@@ -655,6 +658,7 @@ class ClusterPanel(QWidget):
         offer = self.proposal is not None and self.proposal.kind == "accept"
         self.accept_button.setVisible(offer)
         self.decline_button.setVisible(offer)
+        self.offer_changed.emit(offer)
         self.sample_size.setEnabled(self.guided is None)
         self.threshold.setEnabled(self.guided is None)
 

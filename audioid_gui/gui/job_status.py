@@ -9,12 +9,13 @@ import time
 from collections import deque
 from typing import Callable, Optional
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from ..core.tasks import Pace, Progress
 from .workers import Job
 
+TEXT_CHARS = 44  # the width of the job's text, in characters: "Analysing: a long file na…e.flac"
 
 class JobStatus(QWidget):
     idle = Signal()  # the queue ran empty
@@ -26,6 +27,9 @@ class JobStatus(QWidget):
         self.clock = clock
         self.pace = Pace(clock)
         self.text = QLabel()
+        # A fixed width: file names of every length pass through it, and the bar and Cancel
+        # button beside it must not jump sideways with each one.
+        self.text.setFixedWidth(self.text.fontMetrics().horizontalAdvance("x") * TEXT_CHARS)
         self.bar = QProgressBar()
         # Wide enough for the longest text it shows, so the time left is never cut off.
         self.bar.setFixedWidth(self.bar.fontMetrics().horizontalAdvance("000,000 / 000,000 · 00m left") + 24)
@@ -52,7 +56,7 @@ class JobStatus(QWidget):
         self.queue.clear()
         if self.current is not None:
             self.current.cancel()
-            self.text.setText(f"{self.current.title}: stopping…")
+            self._say(f"{self.current.title}: stopping…")
             self.cancel_button.setEnabled(False)
 
     def busy(self) -> bool:
@@ -66,7 +70,7 @@ class JobStatus(QWidget):
             return
         self.current = self.queue.popleft()
         self.pace = Pace(self.clock)
-        self.text.setText(f"{self.current.title}…")
+        self._say(f"{self.current.title}…")
         self.bar.setRange(0, 0)  # busy indicator until the job knows its total
         self.cancel_button.setEnabled(True)
         self._show(True)
@@ -84,10 +88,16 @@ class JobStatus(QWidget):
         else:
             self.bar.setRange(0, 0)
         if not self.current.cancelled:
-            self.text.setText(f"{self.current.title}: {p.message}" if p.message else self.current.title)
+            self._say(f"{self.current.title}: {p.message}" if p.message else self.current.title)
 
     def _finished(self) -> None:
         self._next()
+
+    def _say(self, text: str) -> None:
+        """Show ``text`` in the fixed width, cut in the middle when too long (whole in the tooltip)."""
+        width = self.text.width() - 4
+        self.text.setText(self.text.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, width))
+        self.text.setToolTip(text)
 
     def _show(self, visible: bool) -> None:
         for widget in (self.text, self.bar, self.cancel_button):

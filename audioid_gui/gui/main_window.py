@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMainWindow,
     QMessageBox,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
     QStackedWidget,
@@ -48,7 +49,7 @@ from ..core.audio import SegmentSpec
 from ..core.demo import demo_sources
 from ..core.extraction import ScanReport, scan
 from ..core.labels_io import LabelFileError, export_labels, import_labels
-from ..core.library import is_playlist
+from ..core.library import is_playlist, readable
 from ..core.project import Project
 from ..core.store import ProjectFileError
 from ..core.tags import ApplyReport
@@ -98,7 +99,11 @@ class LabelCommand(QUndoCommand):
         self.label_ids: list[int] = []
 
     def redo(self) -> None:
-        self.label_ids = self.window.project.set_labels(self.track_ids, self.class_name, self.source)
+        try:
+            self.label_ids = self.window.project.set_labels(self.track_ids, self.class_name, self.source)
+        except Exception:  # a full disk, a damaged file: nothing was labelled, so nothing to undo
+            self.setObsolete(True)
+            raise
         if self.counted:
             self.window.session.add(len(self.track_ids))
         self.window.tracks_relabelled(self.track_ids)
@@ -242,12 +247,14 @@ class MainWindow(QMainWindow):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Keep the label keys working after a person has touched something else in the window.
 
-        A spin box swallows letters it cannot use, so a class key pressed there labels instead;
-        Enter or Escape in a spin box or the path filter, and the close of a dialog of this
-        window, hand the keyboard back to the track table.  Text fields keep their letters."""
+        A spin box swallows keys it has little use for (letters, Space, Ctrl+Z, Ctrl+Right), so
+        such a key that is one of the window's shortcuts (a class, undo, play, next) acts there as
+        everywhere; digits, arrows and Delete still edit the number.  Enter or Escape in a spin box
+        or the path filter, and the close of a dialog of this window, hand the keyboard back to the
+        track table.  Text fields keep their letters."""
         kind = event.type()
-        if kind == QEvent.Type.ShortcutOverride and self._is_spin_box(watched) and self._class_key(event):
-            event.ignore()  # not overridden: the class action fires
+        if kind == QEvent.Type.ShortcutOverride and self._is_spin_box(watched) and self._window_key(event):
+            event.ignore()  # not overridden: the window's action fires
             return True
         if kind == QEvent.Type.KeyPress and self._finishes_edit(watched, event):
             QTimer.singleShot(0, self.focus_labels)
@@ -274,12 +281,14 @@ class MainWindow(QMainWindow):
         box = watched if isinstance(watched, QAbstractSpinBox) else watched.parent()
         return isinstance(box, QAbstractSpinBox) and self._owns(box)
 
-    def _class_key(self, event: QKeyEvent) -> bool:
-        """Whether the key is a class's shortcut that a spin box would take and waste (a letter)."""
-        if not event.text().isalpha():
+    def _window_key(self, event: QKeyEvent) -> bool:
+        """Whether the key is one of the window's shortcuts that a spin box would take and waste:
+        a letter, Space, or a combination with Ctrl or Alt (not a digit, an arrow or Delete)."""
+        chord = event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+        if not (chord or event.text().isalpha() or event.key() == Qt.Key.Key_Space):
             return False
         pressed = QKeySequence(event.keyCombination())
-        return any(action.shortcut() == pressed for action in self.class_actions)
+        return any(pressed in action.shortcuts() for action in self.actions())
 
     def _finishes_edit(self, watched: QObject, event: QKeyEvent) -> bool:
         keys = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape)
@@ -392,6 +401,9 @@ class MainWindow(QMainWindow):
                                     "Guided labeling: accept the offer to label the sampled cluster")
         self.act_split_cluster = a("&Split Cluster Instead", self.clusters.decline_offer, "Ctrl+Shift+Return",
                                    "Guided labeling: look inside the cluster instead of labeling it whole")
+        for action in (self.act_accept_cluster, self.act_split_cluster):  # only while an offer stands
+            action.setEnabled(False)
+            self.clusters.offer_changed.connect(action.setEnabled)
         self.act_shortcuts = a("&Keyboard Shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents)
         self.act_about = a("&About", self.show_about)
         self.project_actions = [self.act_add_folder, self.act_add_playlist, self.act_export_labels,
@@ -556,9 +568,17 @@ class MainWindow(QMainWindow):
         self._rebuild_class_actions()
         self._show_project_state()
 
+    def _show_page(self, page: QWidget) -> None:
+        """Show one page of the centre.  The welcome page, when not shown, must not count towards
+        the window's minimum size: a stack takes the largest of its pages', and the welcome page
+        with its list of recent projects made the window taller than a 1280×800 screen."""
+        policy = QSizePolicy.Policy.Preferred if page is self.welcome else QSizePolicy.Policy.Ignored
+        self.welcome.setSizePolicy(policy, policy)
+        self.pages.setCurrentWidget(page)
+
     def _show_project_state(self) -> None:
         has_project = self.project is not None
-        self.pages.setCurrentWidget(self.splitter if has_project else self.welcome)
+        self._show_page(self.splitter if has_project else self.welcome)
         if not has_project:
             for dock in self._docks():
                 dock.hide()
@@ -677,7 +697,8 @@ class MainWindow(QMainWindow):
         text = (f"Imported {plural(imported.added, 'new track')}; features for {extracted.extracted:,}"
                 + (f"; {plural(problems, 'problem')} (Show: Failed)" if problems else "")
                 + ("; stopped early — add the folder again to resume" if extracted.cancelled else ""))
-        self.statusBar().showMessage(text, 15000)
+        # Problems stay said until the next message: they are the only word on what failed.
+        self.statusBar().showMessage(text, 0 if problems or extracted.cancelled else 15000)
         if self.table.current_track_id() is None and self.model.rowCount():
             self.table.select_row(0)
 
@@ -750,7 +771,10 @@ class MainWindow(QMainWindow):
         self.quick_filter.setCurrentIndex(self._quick_filter_index(("ids", title)))
         self._apply_filter()
         if play and self.model.rowCount():
-            self.table.select_row(0)
+            if self.table.current_track_id() == self.model.track_id(0):
+                self._current_track_changed(self.model.track_id(0))  # current already: no change to hear
+            else:
+                self.table.select_row(0)
         self._play_chosen = False
         if play:
             self.focus_labels()
@@ -943,7 +967,7 @@ class MainWindow(QMainWindow):
         if batch is None:
             self.statusBar().showMessage("No tag batch to undo.", 6000)
             return
-        files = plural(len(self.project.tag_changes(batch)), "file")
+        files = plural(self.project.changed_files(batch), "file")
         answer = QMessageBox.question(self, "Undo the last tag batch",
                                       f"Put back the genres that the last tag batch replaced in {files}?")
         if answer != QMessageBox.StandardButton.Yes:
@@ -968,7 +992,7 @@ class MainWindow(QMainWindow):
                      "(Edit ▸ Undo Last Tag Batch tries them again)")
         if result.errors:
             QMessageBox.warning(self, "Some files were not restored", text + ".\n\n" + "\n".join(
-                f"{Path(e.path).name}: {e.message}" for e in result.errors[:30]))
+                f"{readable(Path(e.path).name)}: {e.message}" for e in result.errors[:30]))
         else:
             self.statusBar().showMessage(text + ".", 10000)
 

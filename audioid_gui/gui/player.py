@@ -105,7 +105,8 @@ class PlayerPanel(QWidget):
             "The part of the file the features describe, and which plays unless \"Whole file\" is on"
         )
         self.whole_file = QCheckBox("Whole file")
-        self.whole_file.setToolTip("Play the whole file instead of the analysed segment (W)")
+        self.whole_file.setToolTip("Play the whole file from its start instead of the analysed segment (Ctrl+L)")
+        self.whole_file.toggled.connect(self._replay_from_start)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 0)
         self.slider.sliderMoved.connect(lambda ms: self.media.setPosition(ms))
@@ -284,6 +285,8 @@ class PlayerPanel(QWidget):
     def _segment_text(self, track: TrackRow) -> str:
         """Which part plays: "Analysed 3:12–3:22 · trailing silence 4.1 s skipped"."""
         analysed: Optional[AnalysedSegment] = track.analysed
+        if analysed is None and track.error:
+            return "<span style='color:gray'>Not analysed: the file failed (its reason is under the tags)</span>"
         if analysed is None:
             if self._window_unknown:
                 return "<span style='color:gray'>Segment: finding it… (not analysed yet)</span>"
@@ -351,6 +354,15 @@ class PlayerPanel(QWidget):
         elif self.media.source().isValid():
             if self._finished():
                 self.seek(self._play_from())
+            self.media.play()
+
+    def _replay_from_start(self) -> None:
+        """Switching between the whole file and the segment plays the choice from its start: the
+        whole file from 0:00, the segment from where it lies."""
+        if self._pending_start is not None:  # still loading: it starts at the new choice's start
+            self._pending_start, self._autoplay = self._play_from(), True
+        elif self.media.source().isValid():
+            self.seek(self._play_from())
             self.media.play()
 
     def _finished(self) -> bool:
