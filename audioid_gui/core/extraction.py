@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections import deque
@@ -236,9 +237,30 @@ def _compile_before_workers() -> None:
     librosa's numba kernels (zero crossings, pitch) are compiled on first use and cached beside
     librosa.  Workers that compile at the same moment race on that cache: one's index can end up
     naming another's code, and from then on every process that loads it dies with a segmentation
-    fault.  One compile in the parent writes the cache once; the workers only read it."""
+    fault.  One compile in the parent writes the cache once; the workers only read it.  Two scans
+    started at once (two projects, two windows) would race the same way, so the compile holds a
+    lock that every program of this user shares."""
     t = np.arange(int(2 * MIN_SECONDS * TARGET_SR)) / TARGET_SR
-    FeatureExtractor().extract((0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32))
+    with _compile_lock():
+        FeatureExtractor().extract((0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32))
+
+
+@contextmanager
+def _compile_lock() -> Iterator[None]:
+    """An exclusive lock on a file in the temporary folder, released even when its holder is
+    killed; without file locking (not POSIX), no lock."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    path = Path(tempfile.gettempdir()) / f"audioid-compile-{os.getuid()}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _run_pool(todo: deque[TrackRef], segment: SegmentSpec, workers: int, finish, cancel: CancelToken) -> None:

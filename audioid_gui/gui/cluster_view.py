@@ -185,6 +185,9 @@ class ClusterPanel(QWidget):
         self.guide_button.toggled.connect(self._guide_toggled)
         self.guide_text = QLabel(GUIDE_INTRO)
         self.guide_text.setWordWrap(True)
+        # Three lines whatever the panel's height: a wrapped label does not ask for its lines, and
+        # the tree above would take them (the intro and "Cluster 3 of 10 …" were cut off).
+        self.guide_text.setMinimumHeight(3 * self.guide_text.fontMetrics().lineSpacing() + 4)
         self.guide_text.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.guide_text.setTextFormat(Qt.TextFormat.RichText)
         self.accept_button = QPushButton("Label Cluster")
