@@ -56,3 +56,13 @@ def test_the_welcome_page_does_not_make_the_labeling_window_taller(window: MainW
     assert window.pages.minimumSizeHint().height() <= labeling + 2
     window.close_project()  # the welcome page is back, whole
     assert window.pages.minimumSizeHint().height() >= window.welcome.minimumSizeHint().height()
+
+
+def test_the_auto_advance_button_says_whether_it_is_on(window: MainWindow, qtbot) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QToolButton
+
+    button = next(b for b in window.findChildren(QToolButton) if b.defaultAction() is window.act_auto_advance)
+    assert button.text() == "Auto-advance: on"
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert button.text() == "Auto-advance: off" and not window.act_auto_advance.isChecked()

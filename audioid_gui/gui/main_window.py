@@ -375,11 +375,15 @@ class MainWindow(QMainWindow):
         self.act_next = a("&Next Track", lambda: self.table.step(+1), "Ctrl+Right")
         self.act_previous = a("P&revious Track", lambda: self.table.step(-1), "Ctrl+Left")
         self.act_whole = a("Play &Whole File", self._whole_file_toggled, "Ctrl+L",
-                           "Play the whole file instead of the analysed segment", checkable=True)
+                           "Play the whole file from its start instead of the analysed segment", checkable=True)
         self.player.whole_file.toggled.connect(self.act_whole.setChecked)
         self.act_auto_advance = a("&Auto-advance After Labeling", lambda: None, "Ctrl+Shift+A",
                                   "After a label, go to the next track and play it", checkable=True)
-        self.act_auto_advance.setIconText("Auto-advance")
+        # The toolbar button says its state in words: a checked flat button looks much like an
+        # unchecked one.
+        self.act_auto_advance.toggled.connect(
+            lambda on: self.act_auto_advance.setIconText(f"Auto-advance: {'on' if on else 'off'}"))
+        self.act_auto_advance.setIconText("Auto-advance: off")
         self.act_autoplay = a("Play on &Select", lambda: None, None, "Start playing a track when it is selected",
                               checkable=True)
         self.act_find = a("&Find…", self._find, "Ctrl+F")
