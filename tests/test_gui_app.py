@@ -66,3 +66,21 @@ def test_the_auto_advance_button_says_whether_it_is_on(window: MainWindow, qtbot
     assert button.text() == "Auto-advance: on"
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     assert button.text() == "Auto-advance: off" and not window.act_auto_advance.isChecked()
+
+
+def test_the_panel_tab_in_front_is_in_front_again_after_a_restart(window: MainWindow, demo_project: Path,
+                                                                   qtbot) -> None:
+    assert window.open_project(demo_project)
+    for dock in (window.clusters_dock, window.model_dock, window.review_dock):
+        dock.show()
+    window.model_dock.raise_()
+    qtbot.waitUntil(lambda: not window.model_dock.visibleRegion().isEmpty())
+    assert window.clusters_dock.visibleRegion().isEmpty()  # tabbed behind it
+    window.close()
+    again = MainWindow()
+    qtbot.addWidget(again)
+    again.show()
+    assert again.open_project(demo_project)
+    qtbot.waitUntil(lambda: not again.model_dock.visibleRegion().isEmpty())
+    assert again.clusters_dock.visibleRegion().isEmpty() and again.review_dock.visibleRegion().isEmpty()
+    again.close()

@@ -230,6 +230,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.model_dock, self.review_dock)
         self._review_import = False  # the running import was asked for by the Review panel
         self._docks_visible: dict[str, bool] = {}  # per dock, while no project is open
+        self._docks_in_front: list[str] = []  # the docks on top of their tab group, likewise
         self._track_set: Optional[tuple[str, tuple[int, ...]]] = None  # the chosen tracks filter
         self._play_chosen = False
 
@@ -320,6 +321,11 @@ class MainWindow(QMainWindow):
 
     def _docks(self) -> list[QDockWidget]:
         return [self.clusters_dock, self.model_dock, self.review_dock]
+
+    def _front_docks(self) -> list[str]:
+        """The shown docks that no other tab hides."""
+        return [dock.objectName() for dock in self._docks()
+                if dock.isVisible() and not dock.visibleRegion().isEmpty()]
 
     def _dock_action(self, dock: QDockWidget, text: str, shortcut: str) -> QAction:
         """A checkable action that brings the panel to the front, or closes it when it is in front
@@ -548,6 +554,9 @@ class MainWindow(QMainWindow):
         self.review_panel.set_project(project, {c.name: c.color for c in project.classes()})
         for dock in self._docks():
             dock.setVisible(self._docks_visible.get(dock.objectName(), False))
+        for dock in self._docks():
+            if dock.objectName() in self._docks_in_front:
+                dock.raise_()  # the tab that was in front is in front again
         self._show_project_state()
         if self.model.rowCount():
             self.table.select_row(0)
@@ -556,6 +565,7 @@ class MainWindow(QMainWindow):
     def close_project(self) -> None:
         if self.project is not None:
             self._docks_visible = {dock.objectName(): dock.isVisible() for dock in self._docks()}
+            self._docks_in_front = self._front_docks()
         self.jobs.cancel()
         self.player.stop()
         self.player.load(None, SegmentSpec())  # no track of the old project may linger
@@ -1062,6 +1072,7 @@ class MainWindow(QMainWindow):
             self.table.horizontalHeader().restoreState(header)
         self._docks_visible = {dock.objectName(): self.settings.value(f"{dock.objectName()}Visible", False, bool)
                                for dock in self._docks()}
+        self._docks_in_front = self.settings.value("docksInFront", [], list)
         self.act_auto_advance.setChecked(self.settings.value("autoAdvance", True, bool))
         self.act_autoplay.setChecked(self.settings.value("autoplay", True, bool))
         self.player.volume.setValue(self.settings.value("volume", 80, int))
@@ -1073,6 +1084,7 @@ class MainWindow(QMainWindow):
         for dock in self._docks():
             visible = dock.isVisible() if self.project else self._docks_visible.get(dock.objectName(), False)
             self.settings.setValue(f"{dock.objectName()}Visible", visible)
+        self.settings.setValue("docksInFront", self._front_docks() if self.project else self._docks_in_front)
         self.model_panel.save_settings()
         self.clusters.save_settings()
         self.settings.setValue("tableHeader", self.table.horizontalHeader().saveState())
