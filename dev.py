@@ -4,9 +4,10 @@
     python3 dev.py run     install what is missing, build the demo project, open the app
     python3 dev.py test    install what is missing, run the test suite (extra args go to pytest)
 
-What it installs: a virtual environment in .venv with the app and its test tools (pip), and, when
-run as root on Debian/Ubuntu, the few system libraries Qt needs that a bare machine lacks (found by
-asking ``ldd`` about Qt's own libraries; apt's lock is waited for when another apt holds it).
+What it installs: a virtual environment in .venv with the app, its test tools and the Dask cluster
+extra (pip), and, when run as root on Debian/Ubuntu, the few system libraries Qt needs that a bare
+machine lacks (found by asking ``ldd`` about Qt's own libraries; apt's lock is waited for when
+another apt holds it).
 Not root, or when apt fails: it says what failed and prints the one apt-get line to run.
 """
 from __future__ import annotations
@@ -135,7 +136,8 @@ def ensure_packages() -> None:
     say("installing the app and its test tools into .venv (first time takes a few minutes)")
     pip = [str(PYTHON), "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "install", "-e", f"{ROOT}[test]"], check=True)
+    # The cluster extra too: its tests start a Dask cluster on this machine.
+    subprocess.run([*pip, "install", "-e", f"{ROOT}[test,cluster]"], check=True)
     STAMP.write_text(wanted)
 
 

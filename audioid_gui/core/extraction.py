@@ -13,6 +13,9 @@ Workers die with the scan: a scan killed outright (SIGKILL) must not leave proce
 nobody.  On Linux the kernel sends each worker SIGKILL when its parent goes (``PR_SET_PDEATHSIG``);
 elsewhere a thread in the worker watches for the parent to change.  SIGTERM to a command-line scan
 stops the pool first, then ends the process as the signal asks; everything finished is kept.
+
+A scan that names a Dask scheduler sends the extraction to that cluster instead (``distributed``);
+its results come back here and are written the same way, by the same ``finish``.
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -41,6 +44,9 @@ from .features import MIN_SECONDS, VERSION, FeatureError, FeatureExtractor
 from .library import FileIdentity, NotAFileError, readable, regular_file_identity
 from .project import ImportReport, Project, TrackRef
 from .tasks import CancelToken, ItemError, Progress, ProgressCallback, report
+
+if TYPE_CHECKING:
+    from .distributed import DaskScheduler
 
 log = logging.getLogger(__name__)
 
@@ -202,9 +208,12 @@ def run_extraction(
     workers: Optional[int] = None,
     progress: Optional[ProgressCallback] = None,
     cancel: Optional[CancelToken] = None,
+    scheduler: Optional[DaskScheduler] = None,
 ) -> ExtractionReport:
     """Extract features for every track that lacks current ones.  ``workers=1`` runs in this
-    process (no pool), which is what a debugger or a tiny project wants."""
+    process (no pool), which is what a debugger or a tiny project wants; a ``scheduler`` sends the
+    work to that Dask cluster instead (results written here all the same; ClusterError when the
+    cluster cannot be used)."""
     segment = segment or project.segment
     progress = report(progress)
     cancel = cancel or CancelToken()
@@ -220,7 +229,12 @@ def run_extraction(
         progress(Progress(result.extracted + result.failed, result.planned, name))
 
     workers = workers or default_workers()
-    if workers == 1 or len(todo) <= 1:
+    if scheduler is not None and todo:
+        from .distributed import run_on_cluster
+
+        with _sigterm_cancels(cancel):
+            run_on_cluster(todo, segment, scheduler, finish, cancel)
+    elif workers == 1 or len(todo) <= 1:
         while todo and not cancel.cancelled:
             finish(extract_track(todo.popleft(), segment))
     else:
@@ -327,10 +341,13 @@ def scan(
     workers: Optional[int] = None,
     progress: Optional[ProgressCallback] = None,
     cancel: Optional[CancelToken] = None,
+    scheduler: Optional[DaskScheduler] = None,
 ) -> ScanReport:
-    """Import folders and playlists, then extract what is missing: what "Add folder" does."""
+    """Import folders and playlists, then extract what is missing (on ``scheduler``'s cluster when
+    one is named): what "Add folder" does."""
     cancel = cancel or CancelToken()
     imported = project.import_sources(sources, progress, cancel)
     if cancel.cancelled:
         return ScanReport(imported, ExtractionReport(cancelled=True))
-    return ScanReport(imported, run_extraction(project, workers=workers, progress=progress, cancel=cancel))
+    return ScanReport(imported, run_extraction(project, workers=workers, progress=progress, cancel=cancel,
+                                               scheduler=scheduler))
