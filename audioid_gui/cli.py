@@ -1,6 +1,6 @@
 """The ``audioid`` command: batch work from a terminal, over the same core the GUI uses.
 
-    audioid scan FOLDER|PLAYLIST ... [--segment last:10] [--workers N]
+    audioid scan FOLDER|PLAYLIST ... [--segment last:10] [--workers N] [--dask tcp://HOST:8786 [--path-map A=B]]
     audioid status | errors | features --export FILE.csv | demo | export-clips --out DIR
     audioid labels export FILE.csv | labels import FILE.csv|FILE.json
     audioid cluster [--method ward] [--k 3 | --height H] [--pca 0.8] [--export-m3u DIR] [--assign N=CLASS]
@@ -38,6 +38,7 @@ from .core.wording import plural
 if TYPE_CHECKING:  # the numeric stack is imported by the commands that use it: see ``main``
     from .core.audio import SegmentSpec
     from .core.clustering import Cluster, Clustering, LabelState
+    from .core.distributed import DaskScheduler
     from .core.extraction import ExtractionReport
     from .core.project import FeatureTable, ImportReport, Project
     from .core.selection import Predictions
@@ -150,9 +151,16 @@ def cmd_demo(args: argparse.Namespace, project: Project) -> int:
 
 
 def _scan(project: Project, sources: Sequence[Path | str], args: argparse.Namespace) -> int:
-    """Import, then extract: EXIT_FAILED when a source or a file could not be used."""
+    """Import, then extract (on a Dask cluster with --dask): EXIT_FAILED when a source, a file or
+    the cluster could not be used; EXIT_USAGE, before anything is imported, without the cluster extra."""
+    from .core.distributed import ClusterError
     from .core.extraction import run_extraction
 
+    try:
+        scheduler = _dask_scheduler(args)
+    except ClusterError as exc:
+        print(f"audioid: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if args.segment:
         project.segment = args.segment
     if args.retry_failed:
@@ -166,12 +174,32 @@ def _scan(project: Project, sources: Sequence[Path | str], args: argparse.Namesp
         if token.cancelled:
             return EXIT_STOPPED
         bar = ProgressBar()
-        extracted = run_extraction(project, workers=args.workers, progress=bar, cancel=token)
+        try:
+            extracted = run_extraction(project, workers=args.workers, progress=bar, cancel=token, scheduler=scheduler)
+        except ClusterError as exc:
+            bar.close()
+            print(f"audioid: {exc}\n  What was finished is kept; run the scan again to resume.", file=sys.stderr)
+            return EXIT_FAILED
         bar.close()
     _print_extraction(extracted, project.segment)
     if extracted.cancelled:
         return EXIT_STOPPED
     return EXIT_FAILED if imported.errors or extracted.errors else EXIT_OK
+
+
+def _dask_scheduler(args: argparse.Namespace) -> Optional[DaskScheduler]:
+    """The cluster that --dask names, None for the local pool; ClusterError without the extra.
+    (A playlist a review imports is scanned with a namespace of its own, which names none.)"""
+    from .core.distributed import ClusterError, DaskScheduler, require_distributed
+
+    address = getattr(args, "dask", None)
+    if address is None:
+        if getattr(args, "path_map", None):
+            raise ClusterError("--path-map tells the workers of --dask where the files are; "
+                               "name the scheduler with --dask")
+        return None
+    require_distributed()
+    return DaskScheduler(address, tuple(args.path_map or ()))
 
 
 def _print_import(r: ImportReport) -> None:
@@ -479,11 +507,11 @@ def _stored_predictions(project: Project) -> Optional[Predictions]:
 
     stored = project.predictions()
     model = project.latest_model()
-    table = project.feature_table(VERSION)
-    if model is not None and model.blob and (stored is None or len(stored.track_ids) < len(table.track_ids)):
+    if model is not None and model.blob and (
+            stored is None or len(stored.track_ids) < project.current_feature_count(VERSION)):
         from .core.learning import load_model, predict
 
-        fresh = predict(load_model(model.blob, model.classes, model.grouping), table)
+        fresh = predict(load_model(model.blob, model.classes, model.grouping), project.feature_table(VERSION))
         if project.read_only:
             return Predictions(fresh.track_ids, fresh.classes, fresh.probabilities, model.id)
         project.save_predictions(model.id, fresh.track_ids, fresh.classes, fresh.probabilities)
@@ -757,6 +785,26 @@ def _positive(text: str) -> int:
     return n
 
 
+def _address(text: str) -> str:
+    from .core.distributed import parse_address
+
+    return _usage_error(parse_address, text)
+
+
+def _path_map(text: str) -> tuple[str, str]:
+    from .core.distributed import parse_path_map
+
+    return _usage_error(parse_path_map, text)
+
+
+def _usage_error(parse: Callable[[str], object], text: str):
+    """``parse(text)``, its ValueError worded as argparse words a bad option."""
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 class _Choices(SequenceABC):
     """Choices defined in a module that imports the numeric stack (``_Choices("clustering",
     "METHODS")``), imported only when argparse checks or lists them: when the option is given,
@@ -807,6 +855,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("scan", parents=[common, extract_options], help="import folders and playlists, extract features")
     p.add_argument("paths", nargs="+", help="folders (searched recursively), m3u/m3u8/pls playlists or audio files")
+    p.add_argument("--dask", metavar="tcp://HOST:8786", type=_address,
+                   help="extract on this Dask scheduler's workers, which read the audio at the same paths "
+                        "(needs the cluster extra: pip install 'audioid-gui[cluster]')")
+    p.add_argument("--path-map", type=_path_map, action="append", metavar="HERE=THERE",
+                   help="with --dask: the workers read files under HERE at THERE (repeatable); "
+                        "the project keeps the paths as they are here")
     p.set_defaults(run=cmd_scan)
     p = sub.add_parser("demo", parents=[common, extract_options], help="build a project from the bundled demo clips")
     p.set_defaults(run=cmd_demo)

@@ -249,6 +249,7 @@ def write_m3u(path: Path, entries: Iterable[PlaylistEntry], *, relative: bool = 
     that the playlist and its files can move together.  Returns the number of entries written.
     """
     path = Path(path)
+    base = canonical_path(path.parent)  # once: a million entries share it
     lines = ["#EXTM3U"]
     for entry in entries:
         seconds = -1 if entry.duration is None else int(round(entry.duration))
@@ -257,7 +258,7 @@ def write_m3u(path: Path, entries: Iterable[PlaylistEntry], *, relative: bool = 
         target = canonical_path(entry.path)
         if relative:
             try:
-                target = Path(os.path.relpath(target, canonical_path(path.parent)))
+                target = Path(os.path.relpath(target, base))
             except ValueError:  # another drive on Windows
                 pass
         written = target.as_posix()

@@ -23,7 +23,7 @@ from typing import Literal, Mapping, Optional, Sequence
 import numpy as np
 
 from .features import VERSION, column_weights
-from .project import FeatureTable, Project
+from .project import FeatureTable, Project, rows_of
 
 STRATEGIES = ("margin", "least-confidence", "entropy")
 Strategy = Literal["margin", "least-confidence", "entropy"]
@@ -189,8 +189,7 @@ def _spread(pool: np.ndarray, scores: np.ndarray, track_ids: np.ndarray, feature
             seed: int) -> np.ndarray:
     from sklearn.cluster import KMeans
 
-    row_of = {int(t): i for i, t in enumerate(features.track_ids)}
-    X = standardised(np.asarray(features.matrix)[[row_of[int(track_ids[r])] for r in pool]], features.names)
+    X = standardised(np.asarray(features.matrix)[rows_of(features.track_ids, track_ids[pool])], features.names)
     groups = KMeans(n_clusters=n, n_init=1, random_state=seed).fit_predict(X)
     best = [pool[groups == g][np.argmax(scores[pool[groups == g]])] for g in np.unique(groups)]
     return np.array(sorted(best, key=lambda r: -scores[r]))

@@ -405,10 +405,11 @@ def _prepare(db: sqlite3.Connection, path: Path, *, read_only: bool, create: boo
     db.create_function("basename", 1, os.path.basename, deterministic=True)  # sort by file name
     if read_only:
         return
-    if not fresh:
+    if not fresh and not _checked_already(path):
         problem = damage(db, path)
         if problem is not None:
             raise problem
+        _remember_checked(path)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")  # in WAL mode: durable against app crashes, fast commits
     db.execute("PRAGMA foreign_keys=ON")
@@ -430,10 +431,38 @@ def _inspect(db: sqlite3.Connection, path: Path) -> tuple[int, int, int]:
     return app_id, version, tables
 
 
+# The file (device, inode) → its (size, modification time) when this process last found it
+# undamaged.  The quick check reads the whole file: 30 ms for 30,000 tracks, 1.7 s for a million
+# (730 MB).  The window checks on opening; the helper threads of its background jobs then open the
+# same, unchanged file and need not read it all again.  Any write to the file since (a checkpoint
+# of our own, or a failing disk's damage) changes its time, and the next open checks again.
+_CHECKED: dict[tuple[int, int], tuple[int, int]] = {}
+
+
+def _identity(path: Path) -> Optional[tuple[tuple[int, int], tuple[int, int]]]:
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return (status.st_dev, status.st_ino), (status.st_size, status.st_mtime_ns)
+
+
+def _checked_already(path: Path) -> bool:
+    found = _identity(path)
+    return found is not None and _CHECKED.get(found[0]) == found[1]
+
+
+def _remember_checked(path: Path) -> None:
+    found = _identity(path)
+    if found is not None:
+        _CHECKED[found[0]] = found[1]
+
+
 def damage(db: sqlite3.Connection, path: Path) -> Optional[ProjectDamagedError]:
     """The damage SQLite's quick check finds, or None.  The check reads every page once but skips
     matching indexes against their tables: about 30 ms warm (0.3 s from a cold disk cache) on a
-    30,000-track project of 24 MB, cheap enough for every open."""
+    30,000-track project of 24 MB, 1.7 s on a million tracks (730 MB): linear in the file's size,
+    which is why a process checks an unchanged file once (``_CHECKED``)."""
     try:
         rows = [row[0] for row in db.execute("PRAGMA quick_check(3)")]
     except sqlite3.DatabaseError as exc:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDockWidget,
     QFileDialog,
+    QFormLayout,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -47,6 +48,8 @@ from PySide6.QtWidgets import (
 
 from ..core.audio import SegmentSpec
 from ..core.demo import demo_sources
+from ..core.distributed import SETTING as DASK_SETTING
+from ..core.distributed import ClusterError, DaskScheduler, require_distributed
 from ..core.extraction import ScanReport, scan
 from ..core.labels_io import LabelFileError, export_labels, import_labels
 from ..core.library import is_playlist, readable
@@ -361,6 +364,8 @@ class MainWindow(QMainWindow):
                                 "Import a folder (with its sub-folders) and extract features")
         self.act_add_playlist = a("Add &Playlist…", self.add_playlist_dialog, "Ctrl+Shift+P",
                                   "Import m3u/m3u8/pls playlists and their tracks")
+        self.act_scan_options = a("&Scan Options…", self.scan_options_dialog, None,
+                                  "Where features are extracted: this computer, or a Dask cluster")
         self.act_export_labels = a("&Export Labels…", self.export_labels_dialog, "Ctrl+E", "Write path,label CSV")
         self.act_import_labels = a("&Import Labels…", self.import_labels_dialog, "Ctrl+I",
                                    "Read labels from CSV (path,label) or the journal's JSON")
@@ -420,7 +425,7 @@ class MainWindow(QMainWindow):
                                 self.act_import_labels, self.act_classes, self.act_clear_label,
                                 self.act_show_clusters, self.act_cluster, self.act_guided, self.act_show_model,
                                 self.act_retrain, self.act_label_queue, self.act_show_review, self.act_write_tags,
-                                self.act_undo_tags]
+                                self.act_undo_tags, self.act_scan_options]
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -428,7 +433,7 @@ class MainWindow(QMainWindow):
         file.addActions([self.act_new, self.act_open])
         self.recent_menu = file.addMenu("Open &Recent")
         file.addSeparator()
-        file.addActions([self.act_add_folder, self.act_add_playlist])
+        file.addActions([self.act_add_folder, self.act_add_playlist, self.act_scan_options])
         file.addSeparator()
         file.addActions([self.act_import_labels, self.act_export_labels])
         file.addSeparator()
@@ -656,6 +661,54 @@ class MainWindow(QMainWindow):
             self._remember_dir(IMPORT_DIR, paths[0])
             self.start_scan([Path(p) for p in paths])
 
+    def scan_options_dialog(self) -> None:
+        """Name a Dask scheduler (and where its workers mount the audio) for this project's scans;
+        an empty address keeps extraction on this computer."""
+        if self.project is None:
+            return
+        remembered = DaskScheduler.from_setting(self.project.setting(DASK_SETTING))
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Scan options")
+        address = QLineEdit(remembered.address if remembered else "")
+        address.setPlaceholderText("tcp://host:8786 — empty: this computer's cores")
+        path_map = QLineEdit("; ".join(f"{here}={there}" for here, there in remembered.path_map) if remembered else "")
+        path_map.setPlaceholderText("/mnt/radio=/data/radio (several: separate with ;)")
+        problem = QLabel()
+        problem.setWordWrap(True)
+        problem.setTextFormat(Qt.TextFormat.PlainText)  # paths are text, never markup
+        problem.setStyleSheet("color: #b3261e; font-weight: bold")
+        problem.hide()  # until there is something wrong to say
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.rejected.connect(dialog.reject)
+        buttons.accepted.connect(lambda: self._save_scan_options(dialog, address.text(), path_map.text(), problem))
+        form = QFormLayout(dialog)
+        form.addRow("Dask scheduler:", address)
+        form.addRow("Workers' path map:", path_map)
+        note = QLabel("The workers read the audio from shared storage and send back features; "
+                      "labels, model and everything else stay in the project file here.")
+        note.setWordWrap(True)
+        form.addRow(note)
+        form.addRow(problem)
+        form.addRow(buttons)
+        dialog.setMinimumWidth(520)
+        dialog.exec()
+
+    def _save_scan_options(self, dialog: QDialog, address: str, path_map: str, problem: QLabel) -> None:
+        """Remember the scheduler when it can be used; otherwise say why and keep the dialog open."""
+        try:
+            scheduler = DaskScheduler.parse(address, path_map.split(";")) if address.strip() else None
+            if scheduler is not None:
+                require_distributed("A Dask scheduler")
+        except (ValueError, ClusterError) as exc:
+            problem.setText(str(exc))
+            problem.show()
+            dialog.adjustSize()  # room for the words
+            return
+        self.project.set_setting(DASK_SETTING, scheduler.to_setting() if scheduler else "")
+        where = f"on the Dask cluster at {scheduler.address}" if scheduler else "on this computer"
+        self.statusBar().showMessage(f"Scans extract features {where}", 10000)
+        dialog.accept()
+
     def _last_dir(self, key: str) -> str:
         """Where a file dialog opens: the folder last used for this kind of file, else the open
         (or last) project's folder — where a person keeps the files of a project — else home."""
@@ -675,12 +728,13 @@ class MainWindow(QMainWindow):
         if self.project is None:
             return
         project_path = self.project.path
+        scheduler = DaskScheduler.from_setting(self.project.setting(DASK_SETTING))
 
         def task(progress: ProgressCallback, cancel: CancelToken) -> ScanReport:
             with Project(project_path) as worker_project:  # this thread's own connection
-                return scan(worker_project, sources, progress=progress, cancel=cancel)
+                return scan(worker_project, sources, progress=progress, cancel=cancel, scheduler=scheduler)
 
-        job = Job(title, task)
+        job = Job(title if scheduler is None else f"{title} (extracting on {scheduler.address})", task)
         job.progress.connect(self._scan_progress)
         job.succeeded.connect(self._scan_done)
         job.failed.connect(self._scan_failed)
@@ -872,7 +926,9 @@ class MainWindow(QMainWindow):
         self.focus_labels()
 
     def _predictions_changed(self) -> None:
-        self.refresh_tracks()
+        self.model.predictions_changed()  # re-queries only if the filter or sort depends on them
+        self._update_counts()
+        self._refresh_player_track()
         self._rebuild_quick_filters()
         self.review_panel.reload_playlists()
 

@@ -173,7 +173,7 @@ class QueueResult:
     proposal: Proposal
     names: dict[int, str]
     has_model: bool
-    with_features: int  # tracks with current features
+    has_features: bool  # some track has current features
 
 
 def compute_queue(project_path: Path, predictions: Optional[Predictions], n: int, strategy: str, diverse: bool,
@@ -182,9 +182,8 @@ def compute_queue(project_path: Path, predictions: Optional[Predictions], n: int
     if cancel.cancelled:  # a newer refresh was asked for before this one started
         raise Cancelled()
     with Project(project_path, create=False) as project:
-        with_features = project.status(VERSION).extracted
-        if not with_features:
-            return QueueResult(Proposal([], True, []), {}, predictions is not None, 0)
+        if not project.has_current_features(VERSION):
+            return QueueResult(Proposal([], True, []), {}, predictions is not None, False)
         if predictions is None:
             stored = project.predictions()
             if stored is not None:
@@ -195,7 +194,7 @@ def compute_queue(project_path: Path, predictions: Optional[Predictions], n: int
         if cancel.cancelled:
             raise Cancelled()
         rows = track_rows(project, [e.track_id for e in proposal.entries])
-        return QueueResult(proposal, {t: r.name for t, r in rows.items()}, predictions is not None, with_features)
+        return QueueResult(proposal, {t: r.name for t, r in rows.items()}, predictions is not None, True)
 
 
 def young_note(counts: Mapping[str, int]) -> str:
@@ -561,7 +560,7 @@ class ModelPanel(QWidget):
 
     @staticmethod
     def _queue_note(result: QueueResult, entries: Sequence) -> str:
-        if not result.with_features:
+        if not result.has_features:
             return "No features yet: add a folder (Ctrl+Shift+O)."
         if not result.has_model:
             if not entries:

@@ -10,13 +10,14 @@ import logging
 from collections import OrderedDict
 from typing import Any, Optional, Sequence
 
+import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from ..core.library import readable
-from ..core.project import Project
-from ..core.tracklist import TrackFilter, TrackRow, track_ids, track_rows
+from ..core.project import Project, rows_of
+from ..core.tracklist import NEEDS_PREDICTIONS, TrackFilter, TrackRow, track_ids, track_rows
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,8 @@ class TrackTableModel(QAbstractTableModel):
         self.sort_key: Optional[str] = None
         self.descending = False
         self._ids: list[int] = []
-        self._rows_by_id: dict[int, int] = {}
+        self._id_array = np.zeros(0, dtype=np.int64)
+        self._id_order: Optional[np.ndarray] = None  # argsort of _id_array, made when first needed
         self._pages: OrderedDict[int, dict[int, TrackRow]] = OrderedDict()
         self._colors: dict[str, QColor] = {}
 
@@ -81,7 +83,7 @@ class TrackTableModel(QAbstractTableModel):
         old_persistent = self.persistentIndexList()
         old_ids = [self.track_id(i.row()) for i in old_persistent]
         self._ids = track_ids(self.project, self.filter, self.sort_key, self.descending) if self.project else []
-        self._rows_by_id = {}
+        self._id_order = None
         self._pages.clear()
         new_rows = [self.row_of(t) if t is not None else None for t in old_ids]
         self.changePersistentIndexList(
@@ -89,6 +91,17 @@ class TrackTableModel(QAbstractTableModel):
             [self.index(r, i.column()) if r is not None else QModelIndex() for i, r in zip(old_persistent, new_rows)],
         )
         self.layoutChanged.emit()
+
+    def predictions_changed(self) -> None:
+        """New predictions: the rows show them at once; the list itself is queried again only
+        when its filter or sort depends on them, since fetching a million ids takes half a second
+        of the GUI thread."""
+        flt = self.filter
+        if self.sort_key in NEEDS_PREDICTIONS or flt.predicted is not None or flt.below_confidence is not None:
+            self.refresh()
+            return
+        self._pages.clear()
+        self._emit_all_changed()
 
     def refresh_tracks(self, ids: Sequence[int]) -> None:
         """Some tracks changed (a label): refetch just their rows; the filter is not re-applied,
@@ -105,9 +118,13 @@ class TrackTableModel(QAbstractTableModel):
         return self._ids[row] if 0 <= row < len(self._ids) else None
 
     def row_of(self, track_id: int) -> Optional[int]:
-        if not self._rows_by_id and self._ids:
-            self._rows_by_id = {t: r for r, t in enumerate(self._ids)}
-        return self._rows_by_id.get(track_id)
+        """The row showing a track, by a binary search in the ids' sort (made once per query):
+        a dictionary of a million rows cost a Python object per row after every refresh."""
+        if self._id_order is None:
+            self._id_array = np.asarray(self._ids, dtype=np.int64)
+            self._id_order = np.argsort(self._id_array, kind="stable")
+        row = int(rows_of(self._id_array, [track_id], self._id_order)[0])
+        return row if row >= 0 else None
 
     def track(self, row: int) -> Optional[TrackRow]:
         track_id = self.track_id(row)
