@@ -99,7 +99,7 @@ def parse_path_map(text: str) -> tuple[str, str]:
     """``/mnt/radio=/data/radio`` → ("/mnt/radio", "/data/radio")."""
     here, sep, there = text.strip().partition("=")
     if not sep or not here.strip() or not there.strip():
-        raise ValueError(f"a path map is HERE=THERE (for example /mnt/radio=/data/radio), not {text!r}")
+        raise ValueError(f"A path map is HERE=THERE (for example /mnt/radio=/data/radio), not {text!r}.")
     return here.strip(), there.strip()
 
 
