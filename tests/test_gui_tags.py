@@ -16,13 +16,19 @@ from audioid_gui.gui.tag_writer import TagWriterDialog
 from .conftest import REPO, labelled_clips
 
 
-def test_preview_write_and_undo(window: MainWindow, tmp_path: Path, qtbot, monkeypatch) -> None:
+def open_writer(window: MainWindow, tmp_path: Path, qtbot) -> tuple[TagWriterDialog, Path, set[int]]:
+    """The tag writer over a new project of three clips, two labelled: (dialog, folder, labelled ids)."""
     project_file, folder = labelled_clips(tmp_path)
     assert window.open_project(project_file)
     labelled = {window.project.track_id(folder / name) for name in ("outro 01.mp3", "outro 02.ogg")}
     dialog = TagWriterDialog(window.project, [], window)
     qtbot.addWidget(dialog)
     dialog.show()
+    return dialog, folder, labelled
+
+
+def test_preview_write_and_undo(window: MainWindow, tmp_path: Path, qtbot, monkeypatch) -> None:
+    dialog, folder, labelled = open_writer(window, tmp_path, qtbot)
     assert dialog.table.rowCount() == 2 and "<b>2</b> files to write" in dialog.counts.text()
     assert [dialog.table.item(r, 2).text() for r in range(2)] == ["Music", "Dialogue"]
     write_and_wait(dialog, qtbot, labelled)
@@ -89,12 +95,7 @@ def genres_now(dialog: TagWriterDialog) -> list[str]:
 
 
 def test_an_undo_where_a_file_failed_can_be_tried_again(window: MainWindow, tmp_path: Path, qtbot) -> None:
-    project_file, folder = labelled_clips(tmp_path)
-    assert window.open_project(project_file)
-    labelled = {window.project.track_id(folder / name) for name in ("outro 01.mp3", "outro 02.ogg")}
-    dialog = TagWriterDialog(window.project, [], window)
-    qtbot.addWidget(dialog)
-    dialog.show()
+    dialog, folder, labelled = open_writer(window, tmp_path, qtbot)
     write_and_wait(dialog, qtbot, labelled)
     stuck = folder / "outro 02.ogg"
     stuck.chmod(0o444)
