@@ -511,7 +511,7 @@ def _stored_predictions(project: Project) -> Optional[Predictions]:
             stored is None or len(stored.track_ids) < project.current_feature_count(VERSION)):
         from .core.learning import load_model, predict
 
-        fresh = predict(load_model(model.blob, model.classes, model.grouping), project.feature_table(VERSION))
+        fresh = predict(load_model(model.blob, model.classes, model.grouping), project.feature_vectors(VERSION))
         if project.read_only:
             return Predictions(fresh.track_ids, fresh.classes, fresh.probabilities, model.id)
         project.save_predictions(model.id, fresh.track_ids, fresh.classes, fresh.probabilities)

@@ -139,8 +139,11 @@ def fig_table(path: Path) -> dict[str, float]:
     model.set_project(_open(path))
     keys = [key for _, key in COLUMNS]
     figures = {}
-    for key in ("name", "label", "confidence"):
-        figures[f"sort by {key}"] = _timed(lambda: (model.sort(keys.index(key)), model.data(model.index(0, 0))))
+    # The first sort by name comes right after the open, while the names are still being ranked in
+    # the background; "again" is every later one.
+    for figure, key in (("sort by name", "name"), ("sort by name again", "name"), ("sort by label", "label"),
+                        ("sort by confidence", "confidence")):
+        figures[figure] = _timed(lambda: (model.sort(keys.index(key)), model.data(model.index(0, 0))))
     model.sort(-1)
     figures["filter: text"] = _timed(lambda: (model.set_filter(TrackFilter(text="station-07/2019")),
                                               model.data(model.index(0, 0))))
@@ -247,7 +250,7 @@ FIGURES: dict[str, Callable[[Path], dict[str, float]]] = {
 # figure → (target, unit); stalls in ms, the rest in seconds
 TARGETS: dict[str, float] = {
     "open: Project + table model": 3.0, "window: open project": 3.0,
-    "sort by name": 1.0, "sort by label": 1.0, "sort by confidence": 1.0,
+    "sort by name": 1.0, "sort by name again": 1.0, "sort by label": 1.0, "sort by confidence": 1.0,
     "filter: text": 1.0, "filter: unlabelled": 1.0, "filter: labelled Music": 1.0,
     "cluster": 60.0, "retrain + predict + rank": 30.0,
     "stall during cluster (ms)": 100.0, "stall during retrain (ms)": 100.0,

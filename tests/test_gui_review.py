@@ -31,7 +31,8 @@ def test_review_a_demo_playlist_by_key_presses(window: MainWindow, demo_project:
         name = window.model.track(window.table.currentIndex().row()).name
         answered.append(name)
         qtbot.keyClick(window.table, KEYS[TRUTH[name]])
-        qtbot.waitUntil(lambda: panel.result.answered == len(answered))  # the chart follows each key
+        # the chart follows each key, counted in the background
+        qtbot.waitUntil(lambda: panel.result is not None and panel.result.answered == len(answered))
     rows = labels_in_file(demo_project)
     assert [(n, c) for n, c, _ in rows] == [(n, TRUTH[n]) for n in answered]
     assert {source for _, _, source in rows} == {"review"}
@@ -74,5 +75,6 @@ def test_a_cluster_can_be_reviewed_as_a_playlist(window: MainWindow, demo_projec
     next(a for a in menu.actions() if a.text() == "Review as a Playlist").trigger()
     panel = window.review_panel
     assert window.review_dock.isVisible() and panel.playlist.currentData() == "cluster 1"
+    qtbot.waitUntil(lambda: panel.result is not None and panel.result.playlist == "cluster 1")
     assert panel.result.playlist_size == len(cluster.rows)
     assert "cluster 1" in window.project.playlist_names()

@@ -56,6 +56,14 @@ def test_feature_table_read_in_chunks_holds_every_vector_in_path_order(tmp_path:
     assert np.array_equal(table.matrix, vectors[order]) and table.matrix.flags.writeable
 
 
+def test_training_reads_the_same_vectors_in_track_order_without_their_paths(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(project_module, "FEATURE_CHUNK", 3)
+    project, vectors = synthetic_project(tmp_path / "p.audioid", [f"/archive/clip-{i}.mp3" for i in (7, 3, 9, 1, 5)])
+    with project:
+        table = project.feature_vectors(VERSION)
+    assert table.track_ids.tolist() == [1, 2, 3, 4, 5] and np.array_equal(table.matrix, vectors)
+
+
 def _clustering_of(track_ids: list[int], points: np.ndarray) -> Clustering:
     features = PreparedFeatures(np.array(track_ids), [f"/c/{t}.mp3" for t in track_ids], points, [],
                                 np.ones(points.shape[1]), None)

@@ -4,9 +4,12 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from audioid_gui.core import store
+from audioid_gui.core.audio import AudioInfo
+from audioid_gui.core.library import identity
 from audioid_gui.core.project import Project
 
 
@@ -115,3 +118,25 @@ def test_a_read_only_open_leaves_the_project_file_as_it_was(tmp_path: Path) -> N
     assert (path.read_bytes(), path.stat().st_mtime_ns) == before
     assert {p.name for p in tmp_path.iterdir()} <= {"p.audioid", "p.audioid-shm", "p.audioid-wal"}
     assert not (tmp_path / "p.audioid-wal").exists() or not (tmp_path / "p.audioid-wal").stat().st_size
+
+
+def test_status_counts_each_track_once_by_its_features_and_failures(tmp_path: Path) -> None:
+    """Extracted, stale, pending and failed as the status line shows them: a failure counts only
+    where the vector is not current, and a failure of the file as it was before is pending again."""
+    names = ["current", "stale", "failed", "stale_failed", "failed_before", "new"]
+    files = []
+    for name in names:
+        files.append(tmp_path / f"{name}.mp3")
+        files[-1].write_bytes(b"x")
+    info = AudioInfo(duration=1.0, format="mp3", sample_rate=44100, channels=1)
+    with Project(tmp_path / "p.audioid") as project:
+        project.import_sources(files)
+        ids = {name: project.track_id(path) for name, path in zip(names, files)}
+        for name, version in (("current", "1"), ("stale", "0"), ("stale_failed", "0")):
+            project.save_features(ids[name], identity(files[names.index(name)]), info, np.zeros(4), version,
+                                  project.segment)
+        for name in ("failed", "stale_failed", "failed_before"):
+            project.record_error(ids[name], str(files[names.index(name)]), "features", "cannot decode")
+        project.db.execute("UPDATE errors SET size = size + 1 WHERE track_id = ?", (ids["failed_before"],))
+        status = project.status("1")
+    assert (status.tracks, status.extracted, status.stale, status.pending, status.failed) == (6, 1, 2, 2, 2)

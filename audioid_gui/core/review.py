@@ -176,10 +176,9 @@ def report(project: Project, record: ReviewRecord) -> ReviewReport:
         low, high = wilson_interval(wrong, total)
         n = len(tracks)
         result.wrong = (n * wrong / total, n * low, n * high)
-    stored = project.predictions()
-    if stored is not None and answers:
+    predicted = project.predicted_class_of(list(answers)) if answers else {}
+    if predicted:
         options = TrainingOptions.of(project)
-        predicted = dict(zip(stored.track_ids.tolist(), np.array(stored.classes)[stored.probabilities.argmax(axis=1)]))
         compared = [t for t in answers if t in predicted]
         agree = sum(predicted[t] == options.target(answers[t]) for t in compared)
         result.model_agreement = Ratio("model agrees", agree, len(compared))

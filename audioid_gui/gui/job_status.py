@@ -9,7 +9,7 @@ import time
 from collections import deque
 from typing import Callable, Optional
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from ..core.tasks import Pace, Progress
@@ -17,8 +17,9 @@ from .workers import Job
 
 TEXT_CHARS = 44  # the width of the job's text, in characters: "Analysing: a long file na…e.flac"
 
+
 class JobStatus(QWidget):
-    idle = Signal()  # the queue ran empty
+    """The status bar's job line: one job runs at a time, the rest wait their turn."""
 
     def __init__(self, parent: Optional[QWidget] = None, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(parent)
@@ -66,7 +67,6 @@ class JobStatus(QWidget):
         if not self.queue:
             self.current = None
             self._show(False)
-            self.idle.emit()
             return
         self.current = self.queue.popleft()
         self.pace = Pace(self.clock)

@@ -207,8 +207,10 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.pages)
 
         self.session_label = QLabel()
+        # Each job that changes tracks or tags (a scan, a restore of genres) refreshes the table when
+        # it ends; the others leave it alone: re-reading a million rows after every training or
+        # clustering held the window still for a second.
         self.jobs = JobStatus()
-        self.jobs.idle.connect(self.refresh_tracks)
         # Permanent widgets sit right of the status messages, which therefore never cover them.
         self.count_label.setContentsMargins(12, 0, 4, 0)
         self.statusBar().addPermanentWidget(self.session_label)
@@ -1049,12 +1051,12 @@ class MainWindow(QMainWindow):
                 return undo_tags(worker_project, batch, progress, cancel)
 
         job = Job("Restoring genres", task)
+        job.finished.connect(self.refresh_tracks)  # a failed undo may have restored some files
         job.succeeded.connect(self._tags_undone)
         job.failed.connect(lambda message: QMessageBox.warning(self, "Undo failed", message))
         self.jobs.submit(job)
 
     def _tags_undone(self, result: ApplyReport) -> None:
-        self.refresh_tracks()
         text = (f"Restored {plural(result.written, 'file')}; {result.unchanged:,} "
                 f"{'was' if result.unchanged == 1 else 'were'} already as before")
         if result.remaining:

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidge
 
 from ..core.library import readable
 from ..core.project import Project, rows_of
-from ..core.tracklist import NEEDS_PREDICTIONS, TrackFilter, TrackRow, track_ids, track_rows
+from ..core.tracklist import NEEDS_PREDICTIONS, NameRanks, TrackFilter, TrackRow, track_ids, track_rows
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class TrackTableModel(QAbstractTableModel):
         self._ids: list[int] = []
         self._id_array = np.zeros(0, dtype=np.int64)
         self._id_order: Optional[np.ndarray] = None  # argsort of _id_array, made when first needed
+        self._names = NameRanks()  # kept while the project is shown: its tracks are only ever added
         self._pages: OrderedDict[int, dict[int, TrackRow]] = OrderedDict()
         self._colors: dict[str, QColor] = {}
 
@@ -61,6 +62,9 @@ class TrackTableModel(QAbstractTableModel):
     def set_project(self, project: Optional[Project]) -> None:
         self.project = project
         self.filter = TrackFilter()
+        self._names = NameRanks()  # a million names are ranked in the background while the list is read
+        if project is not None:
+            self._names.warm(project.path)
         self.refresh()
 
     def set_class_colors(self, colors: dict[str, str]) -> None:
@@ -82,7 +86,8 @@ class TrackTableModel(QAbstractTableModel):
         self.layoutAboutToBeChanged.emit()
         old_persistent = self.persistentIndexList()
         old_ids = [self.track_id(i.row()) for i in old_persistent]
-        self._ids = track_ids(self.project, self.filter, self.sort_key, self.descending) if self.project else []
+        self._ids = (track_ids(self.project, self.filter, self.sort_key, self.descending, self._names)
+                     if self.project else [])
         self._id_order = None
         self._pages.clear()
         new_rows = [self.row_of(t) if t is not None else None for t in old_ids]
