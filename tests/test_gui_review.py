@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
@@ -78,3 +80,33 @@ def test_a_cluster_can_be_reviewed_as_a_playlist(window: MainWindow, demo_projec
     qtbot.waitUntil(lambda: panel.result is not None and panel.result.playlist == "cluster 1")
     assert panel.result.playlist_size == len(cluster.rows)
     assert "cluster 1" in window.project.playlist_names()
+
+
+def test_the_tracks_of_a_predicted_class_are_listed_in_the_background(window: MainWindow, demo_project: Path,
+                                                                       qtbot) -> None:
+    """A hidden panel lists nothing on open (at a million tracks that held the window 19 s); once
+    shown, the predicted class becomes a playlist of exactly the tracks predicted so, and a sample
+    can be drawn from it."""
+    from audioid_gui.core.features import VERSION
+    from audioid_gui.core.project import Project
+
+    with Project(demo_project) as project:
+        ids = project.feature_vectors(VERSION).track_ids
+        music = np.arange(len(ids)) % 3 == 0
+        model_id = project.save_model(VERSION, str(project.segment), ["Music", "Dialogue"], {}, 4, b"")
+        project.save_predictions(model_id, ids, ["Music", "Dialogue"],
+                                 np.where(music[:, None], [0.8, 0.2], [0.3, 0.7]).astype(np.float32))
+    window.review_dock.hide()
+    assert window.open_project(demo_project)
+    panel = window.review_panel
+    assert "predicted Music" not in window.project.playlist_names()  # nothing done while hidden
+    window.review_dock.show()
+    panel.playlist.setCurrentIndex(panel.playlist.findData("predicted Music"))
+    qtbot.waitUntil(lambda: panel.record is not None and panel.record.playlist == "predicted Music")
+    assert window.project.playlist_track_ids("predicted Music") == ids[music].tolist()
+    panel.sample.setValue(3)
+    qtbot.mouseClick(panel.draw_button, Qt.MouseButton.LeftButton)
+    assert window.quick_filter.currentText() == "Chosen: review: predicted Music (3)"
+    panel.playlist.setCurrentIndex(panel.playlist.findData("predicted Dialogue"))
+    qtbot.waitUntil(lambda: panel.record is not None and panel.record.playlist == "predicted Dialogue")
+    assert window.project.playlist_track_ids("predicted Dialogue") == ids[~music].tolist()

@@ -365,7 +365,8 @@ class TrainedModel:
         (0.9 GB) were read from memory 300 times.  The blocks are shared by ``PREDICT_THREADS``
         plain threads, each running its block single-threaded: the trees release the GIL, and no
         OpenMP team spins waiting for cores a scan is using.  A million tracks on 2 cores: 26 s
-        in one thread, 14 s in two (the booster's own two OpenMP threads per block: 19 s)."""
+        in one thread, 14 s in two (the booster's own two OpenMP threads per block: 19 s); 11 s
+        in two on a faster machine."""
         if not len(X):
             p = self.model.predict_proba(X)
         else:

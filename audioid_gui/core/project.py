@@ -6,9 +6,11 @@ is one short transaction: killing the process at any moment loses at most the it
 """
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
+import sqlite3
 import stat
 import time
 from contextlib import contextmanager
@@ -214,14 +216,45 @@ class FeatureVectors:
     4 s more."""
 
     track_ids: np.ndarray
-    names: list[str]
     matrix: np.ndarray  # (tracks, features) float32
+    names: list[str]
 
 
 def listed_ints(text: Optional[str]) -> np.ndarray:
     """The integers of a ``group_concat`` (None when it had no rows): a million ids come back as
     one text in 0.2-0.6 s, where fetching them row by row took 0.7-1.3 s."""
     return np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, dtype=np.int64)
+
+
+PREDICTION_ROWS_AT_ONCE = 16_384
+
+
+def _prediction_rows(model_id: int, track_ids: np.ndarray, names: np.ndarray,
+                     probabilities: np.ndarray) -> Iterator[tuple[int, int, str, float, bytes]]:
+    """The rows of the predictions table, made a block at a time: a list of a million values
+    in one call holds Python's lock for 0.1 s, and a background write of predictions froze the
+    window that long."""
+    for start in range(0, len(track_ids), PREDICTION_ROWS_AT_ONCE):
+        block = probabilities[start:start + PREDICTION_ROWS_AT_ONCE]
+        best = np.argmax(block, axis=1)
+        yield from zip(track_ids[start:start + PREDICTION_ROWS_AT_ONCE].tolist(), itertools.repeat(model_id),
+                       names[best].tolist(), block[np.arange(len(best)), best].astype(float).tolist(),
+                       map(np.ndarray.tobytes, block))
+
+
+def _ids_and_vectors(cursor: sqlite3.Cursor, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ids and float32 vectors of rows of (id, vector blob), a chunk of rows at a time:
+    no Python object per row outlives its chunk, and no single call makes a million of them
+    (which holds Python's lock long enough to freeze the window while a job reads in the
+    background)."""
+    ids: list[np.ndarray] = []
+    blocks: list[np.ndarray] = []
+    while rows := cursor.fetchmany(FEATURE_CHUNK):
+        ids.append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
+        blocks.append(np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), width))
+    if not blocks:
+        return np.zeros(0, dtype=np.int64), np.empty((0, width), dtype=np.float32)
+    return np.concatenate(ids), np.concatenate(blocks).astype(np.float32, copy=False)
 
 
 def rows_of(track_ids: np.ndarray, wanted: Sequence[int], order: Optional[np.ndarray] = None) -> np.ndarray:
@@ -461,15 +494,29 @@ class Project:
     def set_playlist(self, name: str, track_ids: Sequence[int]) -> None:
         """A playlist the app made (no file behind it): created, or its tracks replaced."""
         with self._write():
-            row = self.db.execute("SELECT id FROM playlists WHERE name = ?", (name,)).fetchone()
-            if row is None:
-                playlist_id = self.db.execute("INSERT INTO playlists(name, imported_at) VALUES (?, ?)",
-                                              (name, time.time())).lastrowid
-            else:
-                playlist_id = row[0]
-                self.db.execute("DELETE FROM playlist_tracks WHERE playlist_id = ?", (playlist_id,))
+            playlist_id = self._empty_playlist(name)
             self.db.executemany("INSERT INTO playlist_tracks(playlist_id, position, track_id) VALUES (?, ?, ?)",
                                 [(playlist_id, i, t) for i, t in enumerate(track_ids)])
+
+    def set_playlist_of_prediction(self, name: str, class_name: str) -> int:
+        """A playlist of the tracks the model predicts as ``class_name``, in track order; returns
+        its length.  One statement inside SQLite: reading every prediction into Python and
+        writing the chosen ones back held the window for 19 s at a million tracks."""
+        with self._write():
+            playlist_id = self._empty_playlist(name)
+            return self.db.execute(
+                "INSERT INTO playlist_tracks(playlist_id, position, track_id) "
+                "SELECT ?, row_number() OVER (ORDER BY track_id) - 1, track_id FROM predictions WHERE class = ?",
+                (playlist_id, class_name)).rowcount
+
+    def _empty_playlist(self, name: str) -> int:
+        """The id of the app-made playlist ``name``: created, or emptied of its tracks."""
+        row = self.db.execute("SELECT id FROM playlists WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return self.db.execute("INSERT INTO playlists(name, imported_at) VALUES (?, ?)",
+                                   (name, time.time())).lastrowid
+        self.db.execute("DELETE FROM playlist_tracks WHERE playlist_id = ?", (row[0],))
+        return row[0]
 
     def playlist_names(self) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT name FROM playlists ORDER BY name")]
@@ -870,13 +917,7 @@ class Project:
             "ORDER BY f.track_id",
             (version, str(segment)),
         )
-        ids: list[int] = []
-        blocks: list[np.ndarray] = []
-        while rows := cursor.fetchmany(FEATURE_CHUNK):
-            ids.extend(r[0] for r in rows)
-            blocks.append(np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), len(names)))
-        matrix = np.concatenate(blocks) if blocks else np.empty((0, len(names)), dtype=np.float32)
-        return FeatureVectors(np.array(ids, dtype=np.int64), names, matrix.astype(np.float32, copy=False))
+        return FeatureVectors(*_ids_and_vectors(cursor, len(names)), names)
 
     # -- classes and labels ---------------------------------------------------------------------
 
@@ -1031,9 +1072,7 @@ class Project:
         after the inserts (0.2 s), instead of two lookups per row (2.4 s).  SQLite only turns
         them off outside a transaction, hence the pragma around it."""
         order = np.argsort(np.asarray(track_ids), kind="stable")
-        track_ids, probabilities = np.asarray(track_ids)[order], np.asarray(probabilities)[order]
-        names = np.array(classes)
-        best = np.argmax(probabilities, axis=1) if len(probabilities) else np.zeros(0, dtype=int)
+        track_ids, probabilities = np.asarray(track_ids)[order], np.asarray(probabilities, dtype="<f4")[order]
         self.db.execute("PRAGMA foreign_keys = OFF")
         try:
             with self._write():
@@ -1042,10 +1081,7 @@ class Project:
                 self.db.execute("DELETE FROM predictions")
                 self.db.executemany(
                     "INSERT INTO predictions(track_id, model_id, class, confidence, probabilities) VALUES (?, ?, ?, ?, ?)",
-                    zip(track_ids.tolist(), [model_id] * len(best), names[best].tolist(),
-                        probabilities[np.arange(len(best)), best].astype(float).tolist(),
-                        (np.asarray(row, dtype="<f4").tobytes() for row in probabilities)),
-                )
+                    _prediction_rows(model_id, track_ids, np.array(classes), probabilities))
                 strays = self.db.execute("SELECT count(*) FROM predictions p LEFT JOIN tracks t ON t.id = p.track_id "
                                          "WHERE t.id IS NULL").fetchone()[0]
                 if strays:
@@ -1072,10 +1108,9 @@ class Project:
         if row is None:
             return None
         classes = json.loads(self.db.execute("SELECT classes FROM models WHERE id = ?", (row[0],)).fetchone()[0])
-        rows = self.db.execute("SELECT track_id, probabilities FROM predictions ORDER BY track_id").fetchall()
-        probabilities = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), len(classes))
-        return StoredPredictions(row[0], np.array([r[0] for r in rows], dtype=np.int64), classes,
-                                 probabilities.astype(np.float32))
+        cursor = self.db.execute("SELECT track_id, probabilities FROM predictions ORDER BY track_id")
+        track_ids, probabilities = _ids_and_vectors(cursor, len(classes))
+        return StoredPredictions(row[0], track_ids, classes, probabilities)
 
     # -- summary --------------------------------------------------------------------------------
 

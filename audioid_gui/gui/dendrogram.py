@@ -17,7 +17,7 @@ from matplotlib.backend_bases import MouseButton, MouseEvent
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
-from PySide6.QtCore import QPoint, Signal
+from PySide6.QtCore import QPoint, QTimer, Signal
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
@@ -32,6 +32,8 @@ GRAB_PIXELS = 6  # how close to the cut line a press must be to drag it
 LEAF_NAME_CHARS = 12  # a track's file name under its leaf is cut to this many characters
 NAMED_LEAVES_MIN_HEIGHT = 220  # a shorter canvas drops the leaf names, which would flatten the tree
 CUT_RED = "#c0392b"
+NAME_BAND_MARGIN_PT = 2  # between the leaf names and the canvas's bottom edge
+MAX_NAME_BAND = 0.6  # of the canvas's height at most, whatever the names
 
 
 class DendrogramView(QWidget):
@@ -75,9 +77,13 @@ class DendrogramView(QWidget):
         self.cut_clusters: list[Cluster] = []
         self.selected: Optional[int] = None
         self._dragging = False
-        self._cut_line = None
-        self._cut_text = None
         self.number_labels: list = []  # the text artists that number the clusters of the cut
+        # A new tree, cut or message is drawn on a later turn of the event loop than the one that
+        # made it: making it and drawing it (0.07 s) in one turn kept a key press waiting longer
+        # than a tenth of a second at the end of each clustering.
+        self._draw_timer = QTimer(self, singleShot=True, interval=1)
+        self._draw_timer.timeout.connect(self.canvas.draw_idle)
+        self._set_up_axes()
         self._leaves_named = False
         self.canvas.mpl_connect("button_press_event", self._pressed)
         self.canvas.mpl_connect("motion_notify_event", self._moved)
@@ -104,7 +110,7 @@ class DendrogramView(QWidget):
         simply the cut into k (after a split)."""
         self._take_cut(k, clusters)
         self._place_cut_line()
-        self.canvas.draw_idle()
+        self._draw_timer.start()
 
     def _take_cut(self, k: int, clusters: Sequence[Cluster]) -> None:
         self.cut_k = k
@@ -120,52 +126,90 @@ class DendrogramView(QWidget):
 
     def show_message(self, text: str) -> None:
         """An empty plot with a short text: no clustering yet, or why there is none."""
-        self.axes.clear()
-        self.axes.set_axis_off()
-        self.axes.text(0.5, 0.5, text, ha="center", va="center", color=UNHEARD, transform=self.axes.transAxes,
-                       wrap=True)
-        self._cut_line = self._cut_text = None
+        self._show_tree(False)
+        self._message.set_text(text)
+        for label in self.number_labels:
+            label.remove()
         self.number_labels = []
-        self.canvas.draw_idle()
+        self.figure.get_layout_engine().set(rect=(0, 0, 1, 1))
+        self._draw_timer.start()
 
     def redraw(self, keep_view: bool = False) -> None:
+        """Draw the tree again (new labels, a new selection, another number of leaves) into the
+        artists already there: clearing the axes made matplotlib build every tick and its label
+        anew, 35 ms of each label refresh and of the end of every clustering."""
         if self.clustering is None:
             self.show_message("No clustering yet: press Cluster")
             return
-        limits = (self.axes.get_xlim(), self.axes.get_ylim()) if keep_view else None
+        limits = (self.axes.get_xlim(), self.axes.get_ylim()) if keep_view and self._tree_shown else None
+        self._show_tree(True)
         ax = self.axes
-        ax.clear()
-        ax.set_axis_on()
         self.branches = dendrogram_branches(self.clustering, self.shown.value())
-        colors = self._branch_colors()
-        segments, widths = [], []
-        for branch in self.branches:
-            segments.append([(branch.x, branch.bottom), (branch.x, branch.top), (branch.parent_x, branch.top)])
-            widths.append(3.2 if branch.node == self.selected else 1.4)
-        ax.add_collection(LineCollection(segments, colors=colors, linewidths=widths, capstyle="round"))
+        self._tree.set_segments([[(b.x, b.bottom), (b.x, b.top), (b.parent_x, b.top)] for b in self.branches])
+        self._tree.set_color(self._branch_colors())
+        self._tree.set_linewidth([3.2 if b.node == self.selected else 1.4 for b in self.branches])
         leaves = sorted((b for b in self.branches if b.is_leaf), key=lambda b: b.x)
         self._leaves_named = self._room_for_names()
         ax.set_xticks([b.x for b in leaves])
         ax.set_xticklabels([self._leaf_label(b.node) for b in leaves] if self._leaves_named else [],
                            rotation=90, fontsize=7)
-        ax.tick_params(axis="y", labelsize=7)
+        self._keep_room_for_names()
         ax.set_ylabel(f"{self.clustering.method} distance", fontsize=8)
-        ax.format_coord = self._describe_point
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
         top = max(b.top for b in self.branches) if self.branches else 1.0
         ax.set_xlim(-0.8, len(leaves) - 0.2)
         ax.set_ylim(0, top * 1.05 or 1.0)
-        if limits is not None and limits[0] != (0.0, 1.0):
+        if limits is not None:
             ax.set_xlim(limits[0])
             ax.set_ylim(limits[1])
+        self._place_cut_line()
+        self._draw_timer.start()
+
+    def _set_up_axes(self) -> None:
+        """The artists every tree and message is drawn with, made once: clearing the axes for each
+        tree made matplotlib build the ticks anew, 35 ms of the end of every clustering.  The
+        ticks of as many leaves as are shown are made here too, while the window opens."""
+        ax = self.axes
+        self._tree = LineCollection([], capstyle="round")
+        ax.add_collection(self._tree)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.format_coord = self._describe_point
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
         self._cut_line = ax.axhline(0, color=CUT_RED, linestyle="--", linewidth=1.2)
         self._cut_text = ax.text(1.0, 0, "", transform=ax.get_yaxis_transform(), ha="right", va="bottom",
-                                 color=CUT_RED, fontsize=8,
+                                 color=CUT_RED, fontsize=8, in_layout=False,  # inside the axes
                                  bbox=dict(facecolor="white", edgecolor="none", alpha=0.85, pad=1))
-        self.number_labels = []
-        self._place_cut_line()
-        self.canvas.draw_idle()
+        self._message = ax.text(0.5, 0.5, "", ha="center", va="center", color=UNHEARD, transform=ax.transAxes,
+                                wrap=True)
+        ax.xaxis.get_major_ticks(self.shown.value())
+        self._tree_shown = True
+        self._show_tree(False)
+
+    def _show_tree(self, shown: bool) -> None:
+        """The tree, its axes and its cut line, or (not shown) the message in their place."""
+        if shown == self._tree_shown:
+            return
+        self._tree_shown = shown
+        self.axes.set_axis_on() if shown else self.axes.set_axis_off()
+        for artist in (self._tree, self._cut_line, self._cut_text):
+            artist.set_visible(shown)
+        self._message.set_visible(not shown)
+
+    def _keep_room_for_names(self) -> None:
+        """Keep a band under the axes as tall as the longest leaf name, measured once per tree
+        and size: the layout engine measured every name twice on each draw, a fifth of a draw
+        that the end of a clustering and each label refresh wait for."""
+        names = self.axes.get_xticklabels()
+        band = 0.0
+        if names and self._leaves_named:
+            renderer = self.canvas.get_renderer()
+            tick = self.axes.xaxis.get_major_ticks()[0]
+            band = (max(name.get_window_extent(renderer).height for name in names)
+                    + (tick.get_tick_padding() + tick.get_pad() + NAME_BAND_MARGIN_PT) * self.figure.dpi / 72)
+        for name in names:
+            name.set_in_layout(False)
+        share = min(band / max(self.figure.bbox.height, 1.0), MAX_NAME_BAND)
+        self.figure.get_layout_engine().set(rect=(0, share, 1, 1 - share))
 
     def _room_for_names(self) -> bool:
         return self.canvas.height() >= NAMED_LEAVES_MIN_HEIGHT
@@ -173,6 +217,8 @@ class DendrogramView(QWidget):
     def _resized(self, _event) -> None:
         if self.clustering is not None and self._leaves_named != self._room_for_names():
             self.redraw(keep_view=True)
+        elif self._tree_shown:
+            self._keep_room_for_names()  # as many pixels as before: another share of the height
 
     def _node_name(self, node: int) -> str:
         """A node of one track is named by its file; a node of many says how many."""
@@ -215,7 +261,7 @@ class DendrogramView(QWidget):
         return float((below + above) / 2)
 
     def _place_cut_line(self) -> None:
-        if self._cut_line is None or self.clustering is None:
+        if not self._tree_shown or self.clustering is None:
             return
         height = self._cut_height(self.cut_k)
         self._move_cut_line(height)
@@ -240,6 +286,7 @@ class DendrogramView(QWidget):
             y = min(max(height, branch.bottom), branch.top)
             self.number_labels.append(self.axes.text(
                 branch.x, y, str(cluster.number), ha="center", va="center", fontsize=7, color=CUT_RED,
+                in_layout=False,
                 bbox=dict(boxstyle="round,pad=0.2", facecolor="white", edgecolor=CUT_RED, linewidth=0.8)))
 
     # -- mouse ----------------------------------------------------------------------------------
@@ -248,7 +295,7 @@ class DendrogramView(QWidget):
         return bool(self.toolbar.mode)  # zoom or pan mode of the toolbar owns the mouse
 
     def _near_cut_line(self, event: MouseEvent) -> bool:
-        if self._cut_line is None or event.y is None:
+        if not self._tree_shown or event.y is None:
             return False
         line_y = self.axes.transData.transform((0, self._cut_line.get_ydata()[0]))[1]
         return abs(event.y - line_y) <= GRAB_PIXELS * self.canvas.device_pixel_ratio

@@ -53,6 +53,8 @@ class ReviewPanel(QWidget):
         self.result: Optional[ReviewReport] = None
         self._report_job: Optional[Job] = None
         self._report_stale = False  # a refresh was asked for while the panel was hidden
+        self._listing_job: Optional[Job] = None  # saving a predicted class as a playlist
+        self._open_stale = False  # a playlist was chosen while the panel was hidden
 
         self.playlist = QComboBox()
         self.playlist.setMinimumWidth(180)
@@ -154,15 +156,25 @@ class ReviewPanel(QWidget):
         self._open_current()
 
     def _open_current(self) -> None:
+        """Open the chosen playlist's review.  The list of one predicted class is made first, off
+        the GUI thread (at a million tracks it holds hundreds of thousands of them), and only once
+        the panel is shown."""
         name = self.playlist.currentData()
         self.record = None
+        self._cancel(self._listing_job)
+        self._listing_job = None
+        self._open_stale = False
         if self.project is not None and name:
-            try:
-                if name.startswith(PREDICTED_PREFIX) and name not in self.project.playlist_names():
-                    self._playlist_of_prediction(name)
-                self.record = open_review(self.project, name)
-            except ReviewError as exc:
-                self.summary.setText(str(exc))
+            if name.startswith(PREDICTED_PREFIX) and name not in self.project.playlist_names():
+                self._open_stale = not self.isVisible()
+                if not self._open_stale:
+                    self._list_prediction(name)
+                    return
+            else:
+                try:
+                    self.record = open_review(self.project, name)
+                except ReviewError as exc:
+                    self.summary.setText(str(exc))
         if self.record is not None:
             self.seed.setValue(self.record.seed)
             self.intended.blockSignals(True)
@@ -170,15 +182,40 @@ class ReviewPanel(QWidget):
             self.intended.blockSignals(False)
         self.refresh()
 
-    def _playlist_of_prediction(self, name: str) -> None:
-        """A project playlist of the tracks the model predicts as one class, to review like any other."""
+    def _list_prediction(self, name: str) -> None:
+        """Save the tracks the model predicts as one class as a playlist, to review like any
+        other, then open it."""
         assert self.project is not None
-        stored = self.project.predictions()
-        class_name = name[len(PREDICTED_PREFIX):]
-        if stored is None or class_name not in stored.classes:
-            raise ReviewError("No predictions for that class: retrain the model first.")
-        best = np.array(stored.classes)[stored.probabilities.argmax(axis=1)]
-        self.project.set_playlist(name, stored.track_ids[best == class_name].tolist())
+        project_path, class_name = self.project.path, name[len(PREDICTED_PREFIX):]
+
+        def task(_progress: ProgressCallback, _cancel: CancelToken) -> int:
+            with Project(project_path, create=False) as project:  # this thread's own connection
+                if class_name not in project.predicted_classes():
+                    raise ReviewError("No predictions for that class: retrain the model first.")
+                return project.set_playlist_of_prediction(name, class_name)
+
+        self.refresh()  # nothing to draw from until the list is saved
+        self.summary.setText(f"Listing the tracks predicted {class_name}…")
+        job = Job(f"Listing {name}", task)
+        job.succeeded.connect(self._prediction_listed)
+        job.failed.connect(self._prediction_failed)
+        self._listing_job = job
+        job.start()
+
+    def _prediction_listed(self) -> None:
+        if self.sender() is self._listing_job:  # still the chosen playlist
+            self._listing_job = None
+            self._open_current()
+
+    def _prediction_failed(self, message: str) -> None:
+        if self.sender() is self._listing_job:
+            self._listing_job = None
+            self.summary.setText(message)
+
+    @staticmethod
+    def _cancel(job: Optional[Job]) -> None:
+        if job is not None:
+            job.cancel()
 
     def _open_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Review a playlist", self.settings.value("lastImportDir", "", str),
@@ -236,9 +273,8 @@ class ReviewPanel(QWidget):
         the new one arrives.  A hidden panel neither
         counts nor draws until it is shown: opening a project drew its empty chart for 0.3 s."""
         self._refresh_timer.stop()
-        if self._report_job is not None:
-            self._report_job.cancel()
-            self._report_job = None
+        self._cancel(self._report_job)
+        self._report_job = None
         self._report_stale = not self.isVisible()
         if self._report_stale:
             self.result = None
@@ -269,7 +305,9 @@ class ReviewPanel(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt's name)
         super().showEvent(event)
-        if self._report_stale:
+        if self._open_stale:
+            self._open_current()
+        elif self._report_stale:
             self.refresh()
 
     def _report_ready(self, counted: Optional[tuple[ReviewReport, list[int]]]) -> None:

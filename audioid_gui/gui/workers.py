@@ -7,6 +7,8 @@ FutureWatcher does: core code stays Qt-free and testable; views only connect sig
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +27,21 @@ Task = Callable[[ProgressCallback, CancelToken], Any]
 # own thread pool are not safe when called from several threads at the same time (seen: crashes),
 # and the GUI process gains nothing from BLAS threads anyway: the heavy work runs in processes.
 threadpool_limits(1, user_api="blas")
-_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="audioid-job")
+JOB_NICENESS = 5  # how much less of the processors a job's thread asks for than the window's
+
+
+def _yield_to_the_window() -> None:
+    """Run this job thread, and the threads and processes it starts, at a lower priority than
+    the GUI thread.  With both cores busy predicting, the GUI thread woke to find no core free
+    and the window froze for 0.1 s now and then; a lower priority costs the job nothing when
+    the window is idle.  Linux sets it per thread; elsewhere the job keeps the window's."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + JOB_NICENESS)
+    except (AttributeError, OSError):
+        pass
+
+
+_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="audioid-job", initializer=_yield_to_the_window)
 PROGRESS_INTERVAL_S = 0.05  # at most 20 progress signals a second: the GUI repaints, it doesn't drown
 
 
