@@ -566,7 +566,7 @@ def cmd_predict(args: argparse.Namespace, project: Project) -> int:
         for name in predictions.classes:
             chosen = predictions.track_ids[(predicted == name) & sure].tolist()
             target = folder / f"predicted_{name}.m3u8"
-            write_m3u(target, (PlaylistEntry(Path(paths[t])) for t in chosen))
+            write_m3u(target, (PlaylistEntry(paths[t]) for t in chosen))
             print(f"Wrote {target} ({len(chosen):,} tracks)")
     return EXIT_OK
 

@@ -224,12 +224,12 @@ def fig_gui(path: Path) -> dict[str, float]:
     app = QApplication.instance() or QApplication([])
     app.setOrganizationName("AudioIDBench")
     app.setApplicationName("million")
-    from audioid_gui.gui.app import settle_the_heap
+    from audioid_gui.core import heap
     from audioid_gui.gui.main_window import MainWindow
 
     window = MainWindow()
     window.show()
-    settle_the_heap()  # as the app does on starting
+    heap.settle()  # as the app does on starting
     app.processEvents()
     t0 = time.perf_counter()
     window.open_project(path)

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from audioid_gui.core.labels_io import read_label_file
 from audioid_gui.gui.main_window import MainWindow
+from audioid_gui.gui.review import NewestPredictions
 
 from .conftest import REPO, labels_in_file
 
@@ -82,31 +83,47 @@ def test_a_cluster_can_be_reviewed_as_a_playlist(window: MainWindow, demo_projec
     assert "cluster 1" in window.project.playlist_names()
 
 
-def test_the_tracks_of_a_predicted_class_are_listed_in_the_background(window: MainWindow, demo_project: Path,
-                                                                       qtbot) -> None:
-    """A hidden panel lists nothing on open (at a million tracks that held the window 19 s); once
-    shown, the predicted class becomes a playlist of exactly the tracks predicted so, and a sample
-    can be drawn from it."""
+def _choose(panel, data) -> None:
+    panel.playlist.setCurrentIndex(next(i for i in range(panel.playlist.count()) if panel.playlist.itemData(i) == data))
+
+
+def _predict(project_file: Path, music_every: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """Store a model's predictions: every ``music_every``-th track Music, the rest Dialogue.
+    Returns (model id, track ids, which are Music)."""
     from audioid_gui.core.features import VERSION
     from audioid_gui.core.project import Project
 
-    with Project(demo_project) as project:
+    with Project(project_file) as project:
         ids = project.feature_vectors(VERSION).track_ids
-        music = np.arange(len(ids)) % 3 == 0
+        music = np.arange(len(ids)) % music_every == 0
         model_id = project.save_model(VERSION, str(project.segment), ["Music", "Dialogue"], {}, 4, b"")
         project.save_predictions(model_id, ids, ["Music", "Dialogue"],
                                  np.where(music[:, None], [0.8, 0.2], [0.3, 0.7]).astype(np.float32))
+    return model_id, ids, music
+
+
+def test_the_newest_models_list_of_a_class_is_made_in_the_background(window: MainWindow, demo_project: Path,
+                                                                    qtbot) -> None:
+    """A hidden panel lists nothing on open (at a million tracks that held the window 19 s); once
+    shown, the newest model's Music becomes a playlist of exactly the tracks it predicts so, to
+    draw a sample from.  A new model makes a new list, and the sample stays with the old one."""
+    first, ids, music = _predict(demo_project, 3)
     window.review_dock.hide()
     assert window.open_project(demo_project)
     panel = window.review_panel
-    assert "predicted Music" not in window.project.playlist_names()  # nothing done while hidden
+    before = set(window.project.playlist_names())
+    _choose(panel, NewestPredictions("Music"))
+    assert set(window.project.playlist_names()) == before  # nothing done while hidden
     window.review_dock.show()
-    panel.playlist.setCurrentIndex(panel.playlist.findData("predicted Music"))
-    qtbot.waitUntil(lambda: panel.record is not None and panel.record.playlist == "predicted Music")
-    assert window.project.playlist_track_ids("predicted Music") == ids[music].tolist()
+    qtbot.waitUntil(lambda: panel.record is not None and panel.record.playlist == f"predicted Music, model {first}")
+    assert window.project.playlist_track_ids(panel.record.playlist) == ids[music].tolist()
     panel.sample.setValue(3)
     qtbot.mouseClick(panel.draw_button, Qt.MouseButton.LeftButton)
-    assert window.quick_filter.currentText() == "Chosen: review: predicted Music (3)"
-    panel.playlist.setCurrentIndex(panel.playlist.findData("predicted Dialogue"))
-    qtbot.waitUntil(lambda: panel.record is not None and panel.record.playlist == "predicted Dialogue")
-    assert window.project.playlist_track_ids("predicted Dialogue") == ids[~music].tolist()
+    assert window.quick_filter.currentText() == f"Chosen: review: predicted Music, model {first} (3)"
+
+    second, _, music = _predict(demo_project, 2)  # as a retrain in the background would
+    window.model_panel.predictions_changed.emit()
+    qtbot.waitUntil(lambda: panel.record is not None and panel.record.playlist == f"predicted Music, model {second}")
+    assert window.project.playlist_track_ids(panel.record.playlist) == ids[music].tolist()
+    assert not panel.record.items  # a new list, a new sample
+    assert len(window.project.review(f"predicted Music, model {first}").items) == 3  # kept with the old list

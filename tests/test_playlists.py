@@ -76,6 +76,22 @@ def test_written_playlist_reads_back_with_relative_paths(music_dir: Path, tmp_pa
     assert [e.path for e in read_playlist(out).entries] == [e.path for e in entries]
 
 
+def test_each_entry_is_written_as_relpath_would_and_reads_back(tmp_path: Path) -> None:
+    """Files inside the playlist's folder, beside it, above it, at the root, under a name that
+    starts like the folder's, given as text or with ``..`` in them: each line is the path
+    ``os.path.relpath`` gives, and the playlist reads back as the same files."""
+    out = tmp_path / "a" / "lists" / "p.m3u8"
+    out.parent.mkdir(parents=True)
+    files = [tmp_path / "a" / "lists" / "in.mp3", tmp_path / "a" / "lists" / "sub" / "deep.mp3",
+             tmp_path / "a" / "beside.mp3", tmp_path / "b" / "c" / "far.mp3", tmp_path / "a" / "lists2" / "x.mp3",
+             Path("/root-level.mp3"), tmp_path / "a" / "lists" / ".." / "up.mp3"]
+    entries = [PlaylistEntry(f if i % 2 else str(f)) for i, f in enumerate(files)]
+    assert write_m3u(out, entries) == len(files)
+    lines = [line for line in out.read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
+    assert lines == [os.path.relpath(os.path.normpath(f), out.parent) for f in files]
+    assert [e.path for e in read_playlist(out).entries] == [Path(os.path.normpath(f)) for f in files]
+
+
 def _errors(playlist_file: Path) -> dict[str, str]:
     return dict(read_playlist(playlist_file).errors)
 

@@ -710,7 +710,7 @@ class GuidedLabeling:
 
 def write_playlist(clustering: Clustering, rows: np.ndarray, path: Path) -> int:
     """One m3u8 of the given rows' tracks; returns the number of entries."""
-    return write_m3u(Path(path), (PlaylistEntry(Path(clustering.features.paths[r])) for r in rows))
+    return write_m3u(Path(path), (PlaylistEntry(clustering.features.paths[r]) for r in rows))
 
 
 def export_playlists(clustering: Clustering, groups: Mapping[str, np.ndarray], folder: Path) -> list[Path]:

@@ -47,7 +47,13 @@ def identity(path: Path | str) -> FileIdentity:
 def canonical_path(path: Path | str) -> Path:
     """Absolute, with ``.`` and ``..`` folded but symlinks kept: the same file imported from a
     folder and from a playlist becomes the same track."""
-    return Path(os.path.normpath(Path(path).expanduser().absolute()))
+    return Path(canonical_text(path))
+
+
+def canonical_text(path: Path | str) -> str:
+    """``canonical_path`` as text, without the four Path objects it makes: writing a playlist
+    of a million entries made them for every entry."""
+    return os.path.abspath(os.path.expanduser(os.fspath(path)))
 
 
 def extension(path: Path | str) -> str:

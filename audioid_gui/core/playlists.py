@@ -18,7 +18,7 @@ from pathlib import Path, PureWindowsPath
 from typing import Iterable, Optional
 from urllib.parse import unquote, urlparse
 
-from .library import NotAFileError, canonical_path, not_audio_reason, read_regular_file, readable, unimportable_reason
+from .library import NotAFileError, canonical_path, canonical_text, not_audio_reason, read_regular_file, readable, unimportable_reason
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class PlaylistError(Exception):
 
 @dataclass(frozen=True)
 class PlaylistEntry:
-    path: Path
+    path: Path | str  # text where a million are written: a Path each cost 10 µs
     title: Optional[str] = None
     duration: Optional[float] = None
 
@@ -239,6 +239,8 @@ def _entry_path(written: str, base: str) -> str:
 
 def one_line(text: str) -> str:
     """A tag as one printable line: control characters (a NUL, a newline in a tag) become spaces."""
+    if text.isprintable():  # nearly every title: no character to look at one by one
+        return " ".join(text.split())
     return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
 
 
@@ -247,21 +249,49 @@ def write_m3u(path: Path, entries: Iterable[PlaylistEntry], *, relative: bool = 
 
     With ``relative`` the entries are written relative to the playlist's folder when possible, so
     that the playlist and its files can move together.  Returns the number of entries written.
+    Each entry is worked out as text: as Path objects, exporting a million predictions took 23 s
+    instead of 8.
     """
     path = Path(path)
-    base = canonical_path(path.parent)  # once: a million entries share it
+    folder = _Folder(canonical_text(path.parent))  # once: a million entries share it
     lines = ["#EXTM3U"]
     for entry in entries:
         seconds = -1 if entry.duration is None else int(round(entry.duration))
-        title = one_line(entry.title or entry.path.stem)
+        title = one_line(entry.title or os.path.splitext(os.path.basename(entry.path))[0])
         lines.append(f"#EXTINF:{seconds},{title}")
-        target = canonical_path(entry.path)
-        if relative:
-            try:
-                target = Path(os.path.relpath(target, base))
-            except ValueError:  # another drive on Windows
-                pass
-        written = target.as_posix()
+        target = canonical_text(entry.path)
+        written = folder.relative(target) if relative else target
+        if os.sep != "/":
+            written = written.replace(os.sep, "/")
         lines.append(f"./{written}" if written.startswith("#") else written)  # not a comment line
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return (len(lines) - 1) // 2
+
+
+class _Folder:
+    """A canonical folder that canonical paths are written relative to."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.inside = text.rstrip(os.sep) + os.sep  # what the paths of files inside it start with
+        self.drive = os.path.splitdrive(text)[0]
+        self.parts = [part for part in text.split(os.sep) if part]
+
+    def relative(self, target: str) -> str:
+        """``os.path.relpath(target, folder)`` for a canonical ``target``, without making both
+        absolute and normal again for every entry; ``target`` itself where no relative path
+        leads (another drive on Windows)."""
+        if target.startswith(self.inside):
+            return target[len(self.inside):].lstrip(os.sep)
+        if os.path.splitdrive(target)[0] != self.drive:
+            try:
+                return os.path.relpath(target, self.text)
+            except ValueError:
+                return target
+        parts = [part for part in target.split(os.sep) if part]
+        shared = 0
+        for mine, theirs in zip(self.parts, parts):
+            if mine != theirs:
+                break
+            shared += 1
+        return os.sep.join([os.pardir] * (len(self.parts) - shared) + parts[shared:]) or os.curdir

@@ -1089,6 +1089,11 @@ class Project:
         finally:
             self.db.execute("PRAGMA foreign_keys = ON")
 
+    def predicting_model(self) -> Optional[int]:
+        """The id of the model whose predictions are stored (None before the first training)."""
+        row = self.db.execute("SELECT model_id FROM predictions LIMIT 1").fetchone()
+        return row[0] if row else None
+
     def predicted_classes(self) -> list[str]:
         """The classes of the model whose predictions are stored (none before the first training)."""
         row = self.db.execute("SELECT m.classes FROM models m WHERE m.id = (SELECT model_id FROM predictions LIMIT 1)"

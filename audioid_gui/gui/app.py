@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import os
 import sqlite3
@@ -94,16 +93,6 @@ def install_fault_reporter(window: "QWidget") -> FaultReporter:
     return reporter
 
 
-def settle_the_heap() -> None:
-    """Leave the objects made at start-up (modules, classes, the window's widgets: 170,000 of
-    them) out of the garbage collector's full passes from now on.  A full pass visited them all,
-    0.1 s with Python's lock held, on whichever thread had allocated enough to set one off: a
-    background job importing a library or building its results froze the window that long.
-    They live as long as the app anyway."""
-    gc.collect()
-    gc.freeze()
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="audioid-gui", description="Open the AudioID Labeler window.")
     parser.add_argument("project", nargs="?", type=Path, help="a project file to open (created if new)")
@@ -119,6 +108,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from PySide6.QtCore import QLoggingCategory
     from PySide6.QtWidgets import QApplication
 
+    from ..core import heap
     from .main_window import MainWindow
 
     QLoggingCategory.setFilterRules(QUIET_QT_LOGS)
@@ -128,6 +118,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     window = MainWindow()
     install_fault_reporter(window)
     window.show()
-    settle_the_heap()
+    heap.settle()  # start-up's objects out of the garbage collector's passes
     window.open_initial_project(args.project)
     return app.exec()

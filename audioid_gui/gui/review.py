@@ -8,7 +8,7 @@ exported.
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
 
@@ -37,6 +37,18 @@ from .workers import Job
 
 REFRESH_MS = 100
 PREDICTED_PREFIX = "predicted "
+
+
+@dataclass(frozen=True)
+class NewestPredictions:
+    """The Playlist box's entry for the tracks the newest model predicts as one class.  Chosen,
+    they are saved as a playlist named after the class and the model (a new model, a new list:
+    a sample drawn from an older model's list stays with it) and that playlist opens."""
+
+    class_name: str
+
+    def playlist(self, model_id: int) -> str:
+        return f"{PREDICTED_PREFIX}{self.class_name}, model {model_id}"
 CHART_TOP = 118  # % at the chart's top: room above a whisker that reaches 100 % for its count
 
 
@@ -133,8 +145,8 @@ class ReviewPanel(QWidget):
         self.record = self.result = None
         self.reload_playlists()
 
-    def reload_playlists(self, select: Optional[str] = None) -> None:
-        """The project's playlists, plus one list per predicted class."""
+    def reload_playlists(self, select: Optional[str | NewestPredictions] = None) -> None:
+        """The project's playlists, plus the newest model's list of each class it predicts."""
         current = select or self.playlist.currentData()
         self.playlist.blockSignals(True)
         self.playlist.clear()
@@ -145,8 +157,7 @@ class ReviewPanel(QWidget):
             for name in self.project.playlist_names():
                 self.playlist.addItem(name, name)
             for name in self.project.predicted_classes():
-                if f"{PREDICTED_PREFIX}{name}" not in self.project.playlist_names():
-                    self.playlist.addItem(f"{PREDICTED_PREFIX}{name} (from the model)", f"{PREDICTED_PREFIX}{name}")
+                self.playlist.addItem(f"{PREDICTED_PREFIX}{name} (newest model)", NewestPredictions(name))
             for c in self.project.classes():
                 self.intended.addItem(c.name, c.name)
         index = next((i for i in range(self.playlist.count()) if self.playlist.itemData(i) == current), 0)
@@ -156,19 +167,20 @@ class ReviewPanel(QWidget):
         self._open_current()
 
     def _open_current(self) -> None:
-        """Open the chosen playlist's review.  The list of one predicted class is made first, off
-        the GUI thread (at a million tracks it holds hundreds of thousands of them), and only once
-        the panel is shown."""
-        name = self.playlist.currentData()
+        """Open the chosen playlist's review.  The newest model's list of a class is saved first,
+        off the GUI thread (at a million tracks it holds hundreds of thousands of them), and only
+        once the panel is shown."""
+        choice = self.playlist.currentData()
         self.record = None
         self._cancel(self._listing_job)
         self._listing_job = None
         self._open_stale = False
+        name = self._playlist_of(choice)
         if self.project is not None and name:
-            if name.startswith(PREDICTED_PREFIX) and name not in self.project.playlist_names():
+            if isinstance(choice, NewestPredictions) and name not in self.project.playlist_names():
                 self._open_stale = not self.isVisible()
                 if not self._open_stale:
-                    self._list_prediction(name)
+                    self._list_prediction(name, choice.class_name)
                     return
             else:
                 try:
@@ -182,11 +194,18 @@ class ReviewPanel(QWidget):
             self.intended.blockSignals(False)
         self.refresh()
 
-    def _list_prediction(self, name: str) -> None:
-        """Save the tracks the model predicts as one class as a playlist, to review like any
-        other, then open it."""
+    def _playlist_of(self, choice: Optional[str | NewestPredictions]) -> Optional[str]:
+        """The name of the playlist an entry of the Playlist box stands for."""
+        if not isinstance(choice, NewestPredictions):
+            return choice
+        model_id = self.project.predicting_model() if self.project is not None else None
+        return choice.playlist(model_id) if model_id is not None else None
+
+    def _list_prediction(self, name: str, class_name: str) -> None:
+        """Save the tracks the newest model predicts as one class as the playlist ``name``, to
+        review like any other, then open it."""
         assert self.project is not None
-        project_path, class_name = self.project.path, name[len(PREDICTED_PREFIX):]
+        project_path = self.project.path
 
         def task(_progress: ProgressCallback, _cancel: CancelToken) -> int:
             with Project(project_path, create=False) as project:  # this thread's own connection
@@ -205,7 +224,7 @@ class ReviewPanel(QWidget):
     def _prediction_listed(self) -> None:
         if self.sender() is self._listing_job:  # still the chosen playlist
             self._listing_job = None
-            self._open_current()
+            self.reload_playlists()  # the saved list joins the others; the newest model's stays chosen
 
     def _prediction_failed(self, message: str) -> None:
         if self.sender() is self._listing_job:
