@@ -241,3 +241,19 @@ def test_window_takes_the_keyboard_on_a_bare_x_server(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait()
+
+
+def test_find_over_a_chosen_list_opens_the_show_list_and_typing_labels_nothing(window: MainWindow, demo_project: Path,
+                                                                              qtbot) -> None:
+    """A chosen list is not filtered by path: Ctrl+F says so and opens the Show list, and the
+    word typed next (with class keys in it) labels no track."""
+    open_demo(window, demo_project, qtbot)
+    window.show_track_set("a few", [1, 2, 3])
+    assert not window.filter_text.isEnabled()
+    before = len(labels_in_file(demo_project))
+    qtbot.keyClick(focused(window), Qt.Key.Key_F, CTRL)
+    assert "choose one under Show" in window.statusBar().currentMessage()
+    assert focused(window) is not window.table
+    qtbot.keyClicks(focused(window), "mdb")
+    assert len(labels_in_file(demo_project)) == before
+    window.quick_filter.hidePopup()

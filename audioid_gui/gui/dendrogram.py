@@ -17,6 +17,7 @@ from matplotlib.backend_bases import MouseButton, MouseEvent
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.transforms import ScaledTranslation
 from PySide6.QtCore import QPoint, QTimer, Signal
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
@@ -32,6 +33,7 @@ GRAB_PIXELS = 6  # how close to the cut line a press must be to drag it
 LEAF_NAME_CHARS = 12  # a track's file name under its leaf is cut to this many characters
 NAMED_LEAVES_MIN_HEIGHT = 220  # a shorter canvas drops the leaf names, which would flatten the tree
 CUT_RED = "#c0392b"
+CUT_TEXT_RAISE_PT = 6  # the "N clusters" text above the cut line, clear of the boxes on it
 NAME_BAND_MARGIN_PT = 2  # between the leaf names and the canvas's bottom edge
 MAX_NAME_BAND = 0.6  # of the canvas's height at most, whatever the names
 
@@ -176,7 +178,9 @@ class DendrogramView(QWidget):
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
         self._cut_line = ax.axhline(0, color=CUT_RED, linestyle="--", linewidth=1.2)
-        self._cut_text = ax.text(1.0, 0, "", transform=ax.get_yaxis_transform(), ha="right", va="bottom",
+        # Above the numbered boxes that sit on the line, so that the rightmost one does not hide it.
+        raised = ScaledTranslation(0, CUT_TEXT_RAISE_PT / 72, self.figure.dpi_scale_trans)
+        self._cut_text = ax.text(1.0, 0, "", transform=ax.get_yaxis_transform() + raised, ha="right", va="bottom",
                                  color=CUT_RED, fontsize=8, in_layout=False,  # inside the axes
                                  bbox=dict(facecolor="white", edgecolor="none", alpha=0.85, pad=1))
         self._message = ax.text(0.5, 0.5, "", ha="center", va="center", color=UNHEARD, transform=ax.transAxes,

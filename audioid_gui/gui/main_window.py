@@ -905,6 +905,10 @@ class MainWindow(QMainWindow):
     def _find(self) -> None:
         if not self.filter_text.isEnabled():
             self.statusBar().showMessage(f"{CHOSEN_UNFILTERED}: choose one under Show to filter by path.", 8000)
+            # The Show list opens to choose from: what is typed next must not reach the table,
+            # where a letter may be a class key.
+            self.quick_filter.setFocus()
+            self.quick_filter.showPopup()
             return
         self.filter_text.setFocus()
         self.filter_text.selectAll()
