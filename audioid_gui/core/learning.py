@@ -544,7 +544,8 @@ def _check_is_model(model: object, classes: Sequence[str]) -> None:
 
 def predict(trained: TrainedModel, table: FeatureTable | FeatureVectors) -> Predictions:
     """Class probabilities for every track with usable features."""
-    finite = np.isfinite(table.matrix).all(axis=1)
+    finite = np.concatenate([np.isfinite(table.matrix[first:first + PREDICT_BLOCK]).all(axis=1)
+                             for first in range(0, len(table.matrix), PREDICT_BLOCK)] or [np.zeros(0, dtype=bool)])
     X = table.matrix if finite.all() else table.matrix[finite]
     probabilities = trained.probabilities(X).astype(np.float32) if len(X) else np.zeros((0, len(trained.classes)),
                                                                                         dtype=np.float32)

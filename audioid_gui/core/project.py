@@ -252,9 +252,14 @@ def _ids_and_vectors(cursor: sqlite3.Cursor, width: int) -> tuple[np.ndarray, np
     while rows := cursor.fetchmany(FEATURE_CHUNK):
         ids.append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
         blocks.append(np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), width))
-    if not blocks:
-        return np.zeros(0, dtype=np.int64), np.empty((0, width), dtype=np.float32)
-    return np.concatenate(ids), np.concatenate(blocks).astype(np.float32, copy=False)
+    # Copied into the result a chunk at a time: one copy of them all touched 0.45 GB of fresh
+    # memory at once (a million tracks), and the window waited for the memory it asked for meanwhile.
+    matrix = np.empty((sum(len(block) for block in blocks), width), dtype=np.float32)
+    at = 0
+    for block in blocks:
+        matrix[at:at + len(block)] = block
+        at += len(block)
+    return (np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)), matrix
 
 
 def rows_of(track_ids: np.ndarray, wanted: Sequence[int], order: Optional[np.ndarray] = None) -> np.ndarray:
