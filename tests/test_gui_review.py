@@ -127,3 +127,17 @@ def test_the_newest_models_list_of_a_class_is_made_in_the_background(window: Mai
     assert window.project.playlist_track_ids(panel.record.playlist) == ids[music].tolist()
     assert not panel.record.items  # a new list, a new sample
     assert len(window.project.review(f"predicted Music, model {first}").items) == 3  # kept with the old list
+
+
+def test_the_playlist_last_chosen_is_chosen_again_on_reopening(window: MainWindow, demo_project: Path, qtbot) -> None:
+    _predict(demo_project, 3)
+    assert window.open_project(demo_project)
+    window.review_dock.show()
+    panel = window.review_panel
+    for choice in (panel.playlist.itemData(panel.playlist.count() - 1), "orange_cluster"):  # the newest model's, a file's
+        assert panel.playlist.currentData() != choice
+        _choose(panel, choice)
+        window.close_project()
+        assert panel.playlist.count() == 0
+        assert window.open_project(demo_project)
+        assert panel.playlist.currentData() == choice

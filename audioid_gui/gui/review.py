@@ -8,6 +8,7 @@ exported.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
@@ -143,7 +144,23 @@ class ReviewPanel(QWidget):
     def set_project(self, project: Optional[Project], colors: dict[str, str]) -> None:
         self.project, self.colors = project, colors
         self.record = self.result = None
-        self.reload_playlists()
+        self.reload_playlists(select=self._last_choice())
+
+    def _choice_key(self) -> str:
+        """Where the settings keep the playlist last chosen in this project."""
+        assert self.project is not None
+        return f"reviewPlaylist/{hashlib.sha1(str(self.project.path.resolve()).encode()).hexdigest()}"
+
+    def _last_choice(self) -> Optional[str | NewestPredictions]:
+        if self.project is None:
+            return None
+        kind, _, name = self.settings.value(self._choice_key(), "", str).partition(":")
+        return NewestPredictions(name) if kind == "newest" else name if kind == "playlist" else None
+
+    def _remember_choice(self, choice: Optional[str | NewestPredictions]) -> None:
+        if self.project is not None and choice:
+            kept = f"newest:{choice.class_name}" if isinstance(choice, NewestPredictions) else f"playlist:{choice}"
+            self.settings.setValue(self._choice_key(), kept)
 
     def reload_playlists(self, select: Optional[str | NewestPredictions] = None) -> None:
         """The project's playlists, plus the newest model's list of each class it predicts."""
@@ -171,6 +188,7 @@ class ReviewPanel(QWidget):
         off the GUI thread (at a million tracks it holds hundreds of thousands of them), and only
         once the panel is shown."""
         choice = self.playlist.currentData()
+        self._remember_choice(choice)
         self.record = None
         self._cancel(self._listing_job)
         self._listing_job = None
