@@ -35,7 +35,7 @@ import numpy as np
 from scipy.cluster import hierarchy as sch
 
 from .playlists import PlaylistEntry, write_m3u
-from .project import HEARD_SOURCES, FeatureTable, TrackLabel, rows_of
+from .project import HEARD_SOURCES, FeatureTable, TrackLabel, finite_rows, rows_of
 from .tasks import Cancelled, CancelToken, Progress, ProgressCallback, report
 
 METHODS = ("ward", "average", "complete", "single", "median", "centroid")
@@ -92,7 +92,7 @@ def prepare(table: FeatureTable, pca: Optional[float] = None) -> PreparedFeature
     distance would be the MFCCs alone.
     """
     matrix = np.asarray(table.matrix)
-    finite = np.isfinite(matrix).all(axis=1) if matrix.size else np.ones(len(matrix), dtype=bool)
+    finite = finite_rows(matrix)
     excluded = [p for p, ok in zip(table.paths, finite) if not ok]
     if int(finite.sum()) < 2:
         raise TooFewTracks(int(finite.sum()), len(excluded))

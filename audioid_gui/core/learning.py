@@ -51,7 +51,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from .features import VERSION, column_weights
-from .project import FeatureTable, FeatureVectors, Project, rows_of
+from .project import FeatureTable, FeatureVectors, Project, finite_rows, rows_of
 from .selection import Predictions
 from .tasks import Cancelled, CancelToken, Progress, ProgressCallback, report
 
@@ -278,7 +278,7 @@ def training_set(project: Project, table: FeatureTable | FeatureVectors, options
     """The labelled tracks that have features, as X and y; refuses when a class is too thin."""
     labels = project.track_labels()
     label_rows = rows_of(table.track_ids, list(labels)).tolist()
-    finite = np.isfinite(table.matrix).all(axis=1) if table.matrix.size else np.zeros(0, dtype=bool)
+    finite = finite_rows(table.matrix)
     rows, y, weights = [], [], []
     no_features = 0
     for label, row in zip(labels.values(), label_rows):
@@ -544,8 +544,7 @@ def _check_is_model(model: object, classes: Sequence[str]) -> None:
 
 def predict(trained: TrainedModel, table: FeatureTable | FeatureVectors) -> Predictions:
     """Class probabilities for every track with usable features."""
-    finite = np.concatenate([np.isfinite(table.matrix[first:first + PREDICT_BLOCK]).all(axis=1)
-                             for first in range(0, len(table.matrix), PREDICT_BLOCK)] or [np.zeros(0, dtype=bool)])
+    finite = finite_rows(table.matrix)
     X = table.matrix if finite.all() else table.matrix[finite]
     probabilities = trained.probabilities(X).astype(np.float32) if len(X) else np.zeros((0, len(trained.classes)),
                                                                                         dtype=np.float32)

@@ -226,6 +226,18 @@ def listed_ints(text: Optional[str]) -> np.ndarray:
     return np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, dtype=np.int64)
 
 
+FINITE_ROWS_AT_ONCE = 4_096
+
+
+def finite_rows(matrix: np.ndarray) -> np.ndarray:
+    """Which rows of a feature matrix hold only finite numbers (a broken vector holds NaN),
+    a block at a time: checking a million vectors in one call made a 0.1 GB array of flags."""
+    finite = np.ones(len(matrix), dtype=bool)
+    for first in range(0, len(matrix), FINITE_ROWS_AT_ONCE):
+        finite[first:first + FINITE_ROWS_AT_ONCE] = np.isfinite(matrix[first:first + FINITE_ROWS_AT_ONCE]).all(axis=1)
+    return finite
+
+
 PREDICTION_ROWS_AT_ONCE = 16_384
 
 
@@ -1114,13 +1126,13 @@ class Project:
 
     def predictions(self) -> Optional[StoredPredictions]:
         """The current predictions, with the classes of the model that made them."""
-        row = self.db.execute("SELECT model_id FROM predictions LIMIT 1").fetchone()
-        if row is None:
+        model_id = self.predicting_model()
+        if model_id is None:
             return None
-        classes = json.loads(self.db.execute("SELECT classes FROM models WHERE id = ?", (row[0],)).fetchone()[0])
+        classes = json.loads(self.db.execute("SELECT classes FROM models WHERE id = ?", (model_id,)).fetchone()[0])
         cursor = self.db.execute("SELECT track_id, probabilities FROM predictions ORDER BY track_id")
         track_ids, probabilities = _ids_and_vectors(cursor, len(classes))
-        return StoredPredictions(row[0], track_ids, classes, probabilities)
+        return StoredPredictions(model_id, track_ids, classes, probabilities)
 
     # -- summary --------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from typing import Callable, Literal, Mapping, Optional, Sequence
 import numpy as np
 
 from .features import VERSION, column_weights
-from .project import FeatureTable, Project, rows_of
+from .project import FeatureTable, Project, finite_rows, rows_of
 
 STRATEGIES = ("margin", "least-confidence", "entropy")
 Strategy = Literal["margin", "least-confidence", "entropy"]
@@ -80,7 +80,7 @@ def explore(features: FeatureTable, heard: Sequence[int], n: int, seed: int = 0)
     handful of outliers at the same distance.  Once every medoid has been heard, a fixed random
     choice of other tracks takes their place, so the queue never runs dry.
     """
-    finite = np.isfinite(features.matrix).all(axis=1)
+    finite = finite_rows(features.matrix)
     ids = np.asarray(features.track_ids)[finite]
     if not len(ids) or n <= 0:
         return []

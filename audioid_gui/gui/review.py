@@ -38,6 +38,7 @@ from .workers import Job
 
 REFRESH_MS = 100
 PREDICTED_PREFIX = "predicted "
+CHART_TOP = 118  # % at the chart's top: room above a whisker that reaches 100 % for its count
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,6 @@ class NewestPredictions:
 
     def playlist(self, model_id: int) -> str:
         return f"{PREDICTED_PREFIX}{self.class_name}, model {model_id}"
-CHART_TOP = 118  # % at the chart's top: room above a whisker that reaches 100 % for its count
 
 
 class ReviewPanel(QWidget):

@@ -32,9 +32,9 @@ JOB_NICENESS = 5  # how much less of the processors a job's thread asks for than
 
 def _yield_to_the_window() -> None:
     """Run this job thread, and the threads and processes it starts, at a lower priority than
-    the GUI thread.  With both cores busy predicting, the GUI thread woke to find no core free
-    and the window froze for 0.1 s now and then; a lower priority costs the job nothing when
-    the window is idle.  Linux sets it per thread; elsewhere the job keeps the window's."""
+    the GUI thread: when a prediction keeps every core busy, the GUI thread waking up gets one
+    first.  It costs the job nothing while the window is idle.  Linux sets the priority per
+    thread; elsewhere the job keeps the window's."""
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + JOB_NICENESS)
     except (AttributeError, OSError):
