@@ -10,8 +10,9 @@ and everything else stay in the project file on the user's machine.
 The client keeps a bounded number of tasks in flight (a few per worker thread): memory stays flat
 however large the archive, and Cancel or Ctrl-C has little to call back.  A worker lost mid-task is
 the engine's business: the scheduler runs the task again elsewhere, and after ``allowed-failures``
-losses raises KilledWorker, which records the file as failed, as the local pool does for a file
-that crashes its decoder twice.
+losses raises KilledWorker.  The file then runs once more, alone on the cluster (a good file dies
+with a bad one that shared its worker); killing its workers again records it as failed, as the
+local pool does for a file that crashes its decoder twice.
 
 ``distributed`` is an optional extra: this module imports it only when a scan names a scheduler.
 """
@@ -191,30 +192,47 @@ def run_on_cluster(todo: deque[TrackRef], segment: SegmentSpec, scheduler: DaskS
 
 def _consume(client: Client, todo: deque[TrackRef], segment: SegmentSpec, scheduler: DaskScheduler,
              finish: Callable[[Outcome], None], cancel: CancelToken) -> None:
+    """A file whose workers died is a suspect, not yet failed: the scheduler counts a death
+    against every task the worker held, so a good file queued behind a bad one on the same
+    worker dies with it.  Each suspect runs again alone on the cluster, once the tasks in
+    flight are done; a file that kills its workers then is failed."""
     from distributed import as_completed
 
-    in_flight: dict[Future, TrackRef] = {}
+    in_flight: dict[Future, tuple[TrackRef, bool]] = {}  # → the track, and whether it runs alone
+    suspects: deque[TrackRef] = deque()
     finished = as_completed(loop=client.loop)
     try:
-        while (todo or in_flight) and not cancel.cancelled:
-            _submit(client, todo, segment, scheduler, in_flight, finished)
+        while (todo or in_flight or suspects) and not cancel.cancelled:
+            if not suspects:
+                _submit(client, todo, segment, scheduler, in_flight, finished)
+            elif not in_flight:
+                _send(client, suspects.popleft(), segment, scheduler, in_flight, finished, alone=True)
             for future in _next_batch(finished, cancel):
-                finish(_outcome(future, in_flight.pop(future)))
+                track, alone = in_flight.pop(future)
+                outcome = _outcome(future, track)
+                if outcome.message == KILLED_MESSAGE and not alone:
+                    suspects.append(track)
+                else:
+                    finish(outcome)
     finally:
         if in_flight:
             client.cancel(list(in_flight))
 
 
 def _submit(client: Client, todo: deque[TrackRef], segment: SegmentSpec, scheduler: DaskScheduler,
-            in_flight: dict[Future, TrackRef], finished: as_completed) -> None:
+            in_flight: dict[Future, tuple[TrackRef, bool]], finished: as_completed) -> None:
     """Top up the tasks in flight to a few per worker thread (workers that joined count at once)."""
     limit = TASKS_PER_THREAD * max(1, sum(client.nthreads().values()))
     while todo and len(in_flight) < limit:
-        track = todo.popleft()
-        sent = replace(track, path=scheduler.worker_path(track.path))
-        future = client.submit(extract_on_worker, sent, segment, pure=False)
-        in_flight[future] = track
-        finished.add(future)
+        _send(client, todo.popleft(), segment, scheduler, in_flight, finished, alone=False)
+
+
+def _send(client: Client, track: TrackRef, segment: SegmentSpec, scheduler: DaskScheduler,
+          in_flight: dict[Future, tuple[TrackRef, bool]], finished: as_completed, alone: bool) -> None:
+    sent = replace(track, path=scheduler.worker_path(track.path))
+    future = client.submit(extract_on_worker, sent, segment, pure=False)
+    in_flight[future] = (track, alone)
+    finished.add(future)
 
 
 def _next_batch(finished: as_completed, cancel: CancelToken) -> list[Future]:
